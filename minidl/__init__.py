@@ -1,0 +1,26 @@
+"""minidl: a small deep learning framework on NumPy (and CuPy on a GPU).
+
+Start reading at ``tensor.py`` and ``autograd/``; ``docs/tour.md`` gives the
+order.
+"""
+from . import backend, kernels
+from .autograd import enable_grad, grad, no_grad, set_grad_enabled, is_grad_enabled
+from .backend import Device as device, get_array_module
+from .ops import *  # noqa: F401,F403  (add, matmul, sum, cat, ...)
+from .ops import install_methods as _install_methods
+from .random import manual_seed, rand, randint, randn
+from .tensor import (Tensor, arange, as_tensor, bool_, empty, float16, float32,
+                     float64, full, int32, int64, ones, ones_like, tensor,
+                     uint8, zeros, zeros_like)
+
+_install_methods(Tensor)
+
+
+class cuda:
+    """``minidl.cuda.is_available()``, as in PyTorch."""
+    is_available = staticmethod(backend.cuda_is_available)
+
+
+from . import autograd, utils  # noqa: E402
+
+__version__ = "0.1.0"

@@ -1,0 +1,90 @@
+"""Reverse-mode automatic differentiation.
+
+* :func:`backward` / ``Tensor.backward``: accumulate gradients into leaves.
+* :func:`grad`: return gradients of outputs with respect to given inputs.
+* :func:`gradcheck`, :func:`gradgradcheck`, :func:`check_backward`:
+  compare analytical gradients with numerical ones.
+"""
+from .engine import run_backward
+from .function import Function
+from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .gradcheck import check_backward, gradcheck, gradgradcheck
+
+
+def _initial_grads(outputs, grad_outputs, caller):
+    from ..tensor import Tensor, as_tensor, ones_like
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError("{}: {} grad_outputs for {} outputs".format(
+            caller, len(grad_outputs), len(outputs)))
+    grads = []
+    for output, grad in zip(outputs, grad_outputs):
+        if not isinstance(output, Tensor) or not output.requires_grad:
+            raise RuntimeError(
+                "{}: output of shape {} does not require grad and has no "
+                "grad_fn (was it computed under no_grad, or from tensors "
+                "without requires_grad=True?)".format(
+                    caller, getattr(output, "shape", None)))
+        if grad is None:
+            if output.data.size != 1:
+                raise RuntimeError(
+                    "{}: grad can be implicitly created only for outputs with "
+                    "one element; got shape {}: pass a gradient of that shape"
+                    .format(caller, output.shape))
+            grad = ones_like(output)
+        else:
+            grad = as_tensor(grad, like=output)
+            if grad.shape != output.shape:
+                raise RuntimeError("{}: gradient of shape {} for an output of "
+                                   "shape {}".format(caller, grad.shape,
+                                                     output.shape))
+        grads.append(grad)
+    return grads
+
+
+def _as_list(value):
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def backward(tensors, grad_tensors=None, retain_graph=False,
+             create_graph=False):
+    """Accumulate d(tensors)/d(leaf), weighted by `grad_tensors`, into leaves."""
+    tensors = _as_list(tensors)
+    grads = _initial_grads(tensors, grad_tensors and _as_list(grad_tensors),
+                           "backward")
+    run_backward(tensors, grads, retain_graph or create_graph, create_graph)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None,
+         create_graph=False, allow_unused=False):
+    """Gradients of `outputs` with respect to each of `inputs`, as a tuple.
+
+    Unlike backward, nothing is accumulated into ``.grad``. With
+    ``create_graph=True`` the results are themselves differentiable.
+    """
+    outputs, inputs = _as_list(outputs), _as_list(inputs)
+    for x in inputs:
+        if not x.requires_grad:
+            raise RuntimeError("grad: input of shape {} does not require grad"
+                               .format(x.shape))
+    if retain_graph is None:
+        retain_graph = create_graph
+    grads = _initial_grads(outputs, grad_outputs and _as_list(grad_outputs),
+                           "grad")
+    captured = run_backward(outputs, grads, retain_graph, create_graph,
+                            capture=inputs)
+    result = []
+    for x in inputs:
+        g = captured.get(id(x))
+        if g is None and not allow_unused:
+            raise RuntimeError("grad: an input of shape {} was not used to "
+                               "compute the outputs (pass allow_unused=True "
+                               "to get None for it)".format(x.shape))
+        result.append(g)
+    return tuple(result)
+
+
+__all__ = ["Function", "backward", "grad", "no_grad", "enable_grad",
+           "is_grad_enabled", "set_grad_enabled", "gradcheck",
+           "gradgradcheck", "check_backward"]

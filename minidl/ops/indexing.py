@@ -1,0 +1,137 @@
+"""Indexing: x[index], and the scatter-adds that are its gradients.
+
+``x[index]`` accepts what NumPy does: ints, slices, None, Ellipsis, integer
+arrays or tensors, and boolean masks. Its gradient puts gy back where the
+elements came from, adding up elements picked more than once (``x[[0, 0]]``).
+"""
+from .. import kernels
+from ..autograd.function import Function
+from ..backend import get_array_module
+
+
+def _plain_index(index):
+    """The index with Tensors replaced by their arrays and lists by arrays."""
+    from ..tensor import Tensor
+    if not isinstance(index, tuple):
+        index = (index,)
+    plain = []
+    for item in index:
+        if isinstance(item, Tensor):
+            item = item.data
+        elif isinstance(item, list):
+            import numpy as np
+            item = np.asarray(item)
+        plain.append(item)
+    return tuple(plain)
+
+
+def _is_basic(index):
+    """True when the index has no arrays (so no element is picked twice)."""
+    return all(item is None or item is Ellipsis or isinstance(item, (int, slice))
+               for item in index)
+
+
+def _on_device(index, xp):
+    return tuple(xp.asarray(item) if hasattr(item, "dtype") else item
+                 for item in index)
+
+
+class GetItem(Function):
+    """y = x[index].  dx = zeros like x, with gy added at index."""
+
+    def __init__(self, index):
+        self.index = index
+
+    def forward(self, x):
+        self.index = _on_device(self.index, get_array_module(x))
+        self.input_shape = x.shape
+        try:
+            return x[self.index]
+        except IndexError as error:
+            raise IndexError("getitem: {} for a tensor of shape {}".format(
+                error, x.shape)) from None
+
+    def backward(self, gy):
+        return IndexAdd(self.index, self.input_shape)(gy)
+
+
+class IndexAdd(Function):
+    """y = zeros(shape) with x added at index.  dx = gy[index]."""
+
+    def __init__(self, index, shape):
+        self.index, self.shape = index, shape
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        result = xp.zeros(self.shape, dtype=x.dtype)
+        if _is_basic(self.index):
+            result[self.index] = x  # each element at most once: a plain copy
+        else:
+            kernels.get("scatter_add", xp)(result, self.index, x)
+        return result
+
+    def backward(self, gy):
+        return GetItem(self.index)(gy)
+
+
+class IndexPut(Function):
+    """y = x with y[index] = v.  dx = gy with zeros at index; dv = gy[index]."""
+
+    def __init__(self, index):
+        self.index = index
+
+    def forward(self, x, values):
+        self.index = _on_device(self.index, get_array_module(x))
+        self.value_shape = values.shape
+        result = x.copy()
+        result[self.index] = values
+        return result
+
+    def backward(self, gy):
+        from .arithmetic import sum_to_shape
+        gx = gv = None
+        if self.needs_input_grad[0]:
+            gx = IndexPut(self.index)(gy, gy.data.dtype.type(0))
+        if self.needs_input_grad[1]:
+            picked = GetItem(self.index)(gy)
+            gv = sum_to_shape(picked, self.value_shape)
+        return gx, gv
+
+
+def _along_axis_index(indices, dim, xp):
+    """The full fancy index that take_along_axis(x, indices, dim) uses."""
+    index = []
+    for axis, size in enumerate(indices.shape):
+        if axis == dim:
+            index.append(indices)
+        else:
+            shape = [1] * indices.ndim
+            shape[axis] = size
+            index.append(xp.arange(size).reshape(shape))
+    return tuple(index)
+
+
+def getitem(x, index):
+    return GetItem(_plain_index(index))(x)
+
+
+def index_put(x, index, values):
+    from ..tensor import as_tensor
+    return IndexPut(_plain_index(index))(x, as_tensor(values, like=x))
+
+
+def gather(x, dim, index):
+    """y[i][j] = x[i][index[i][j]] (for dim=1): PyTorch's gather.
+
+    The gradient adds gy back at the gathered positions.
+    """
+    index = index.data if hasattr(index, "data") else index
+    xp = get_array_module(x.data)
+    dim = dim % x.ndim
+    return GetItem(_along_axis_index(xp.asarray(index), dim, xp))(x)
+
+
+def scatter_along(values, indices, dim, shape):
+    """zeros(shape) with `values` added at take_along_axis positions."""
+    xp = get_array_module(values.data)
+    return IndexAdd(_along_axis_index(indices, dim, xp), shape)(values)

@@ -1,0 +1,49 @@
+"""Matrix product with batching and broadcasting."""
+from ..autograd.function import Function
+from ..backend import get_array_module
+from .arithmetic import sum_to_shape
+
+
+class MatMul(Function):
+    """z = x @ y, shapes (..., n, k) @ (..., k, m) -> (..., n, m).
+
+    dz/dx = gz @ y^T and dz/dy = x^T @ gz, summed over broadcast batch dims.
+    1-d operands are treated as a row (x) or a column (y), as NumPy does.
+    """
+
+    def to_save(self, inputs, outputs):
+        return inputs
+
+    def forward(self, x, y):
+        if x.ndim == 0 or y.ndim == 0:
+            raise ValueError("matmul: both operands need at least 1 dim, got "
+                             "shapes {} and {}".format(x.shape, y.shape))
+        k_x = x.shape[-1]
+        k_y = y.shape[-2] if y.ndim > 1 else y.shape[0]
+        if k_x != k_y:
+            raise ValueError("matmul: shapes {} and {} do not fit ({} != {})"
+                             .format(x.shape, y.shape, k_x, k_y))
+        return get_array_module(x, y).matmul(x, y)
+
+    def backward(self, gz):
+        x, y = self.saved_tensors
+        # Work with at least 2-d operands, then drop the added dims again.
+        x2 = x.unsqueeze(0) if x.ndim == 1 else x
+        y2 = y.unsqueeze(-1) if y.ndim == 1 else y
+        gz2 = gz
+        if x.ndim == 1:
+            gz2 = gz2.unsqueeze(-2)
+        if y.ndim == 1:
+            gz2 = gz2.unsqueeze(-1)
+        gx = gy = None
+        if self.needs_input_grad[0]:
+            gx = sum_to_shape(matmul(gz2, y2.transpose(-1, -2)), x2.shape)
+            gx = gx.reshape(x.shape)
+        if self.needs_input_grad[1]:
+            gy = sum_to_shape(matmul(x2.transpose(-1, -2), gz2), y2.shape)
+            gy = gy.reshape(y.shape)
+        return gx, gy
+
+
+def matmul(x, y):
+    return MatMul()(x, y)

@@ -1,0 +1,179 @@
+"""Reductions: sum, mean, var, max/min (values and indices), amax/amin, logsumexp."""
+import builtins
+
+from ..autograd.function import Function
+from ..backend import get_array_module
+
+
+def normalize_dims(dim, ndim):
+    """`dim` (None, an int or a tuple, negatives allowed) as a sorted tuple."""
+    if dim is None:
+        return tuple(range(ndim))
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    result = []
+    for d in dims:
+        bound = builtins.max(ndim, 1)
+        if not -bound <= d < bound:
+            raise IndexError("dim {} is out of range for a tensor with {} "
+                             "dimensions".format(d, ndim))
+        result.append(d % ndim if ndim else 0)
+    return tuple(sorted(set(result)))
+
+
+def _kept_shape(shape, dims):
+    """The shape of a reduction over `dims` with keepdim=True."""
+    return tuple(1 if i in dims else size for i, size in enumerate(shape))
+
+
+class Sum(Function):
+    """y = sum of x over `dims`.  dy/dx = 1: the gradient is broadcast back."""
+
+    def __init__(self, dims, keepdim):
+        self.dims, self.keepdim = dims, keepdim
+
+    def forward(self, x):
+        self.input_shape = x.shape
+        if not self.dims and x.ndim:
+            return x.copy()
+        return x.sum(axis=self.dims, keepdims=self.keepdim)
+
+    def backward(self, gy):
+        if not self.keepdim:
+            gy = gy.reshape(_kept_shape(self.input_shape, self.dims))
+        return gy.expand(self.input_shape)
+
+
+class MaxMin(Function):
+    """values = max (or min) of x along one dim.
+
+    d values / dx = 1 at the chosen element (the first one at ties, the one
+    whose index is returned), 0 elsewhere.
+    """
+
+    def __init__(self, dim, keepdim, largest):
+        self.dim, self.keepdim, self.largest = dim, keepdim, largest
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        if x.shape[self.dim] == 0:
+            raise ValueError("{}: cannot reduce over dim {} of size 0 (shape "
+                             "{})".format("max" if self.largest else "min",
+                                          self.dim, x.shape))
+        pick = xp.argmax if self.largest else xp.argmin
+        indices = xp.expand_dims(pick(x, axis=self.dim), self.dim)
+        self.indices, self.input_shape = indices, x.shape
+        values = xp.take_along_axis(x, indices, axis=self.dim)
+        if not self.keepdim:
+            values, indices = values.squeeze(self.dim), indices.squeeze(self.dim)
+        return values, indices
+
+    def backward(self, g_values, g_indices):
+        from .indexing import scatter_along
+        if not self.keepdim:
+            g_values = g_values.unsqueeze(self.dim)
+        return scatter_along(g_values, self.indices, self.dim, self.input_shape)
+
+
+def sum(x, dim=None, keepdim=False):
+    return Sum(normalize_dims(dim, x.ndim), keepdim)(x)
+
+
+def mean(x, dim=None, keepdim=False):
+    """sum / count; the gradient is 1/count everywhere."""
+    dims = normalize_dims(dim, x.ndim)
+    count = 1
+    for d in dims:
+        count *= x.shape[d]
+    return sum(x, dims, keepdim) / count
+
+
+def var(x, dim=None, unbiased=True, keepdim=False, correction=None):
+    """mean((x - mean(x))^2) * n / (n - correction); correction 1 by default."""
+    if correction is None:
+        correction = 1 if unbiased else 0
+    dims = normalize_dims(dim, x.ndim)
+    count = 1
+    for d in dims:
+        count *= x.shape[d]
+    centred = x - mean(x, dims, keepdim=True)
+    return sum(centred * centred, dims, keepdim) / builtins.max(count - correction, 0)
+
+
+def std(x, dim=None, unbiased=True, keepdim=False, correction=None):
+    from .elementwise import sqrt
+    return sqrt(var(x, dim, unbiased, keepdim, correction))
+
+
+class _ValuesIndices(tuple):
+    """(values, indices), also readable as .values and .indices."""
+
+    @property
+    def values(self):
+        return self[0]
+
+    @property
+    def indices(self):
+        return self[1]
+
+
+def _max_min(x, dim, keepdim, largest):
+    from ..tensor import Tensor
+    if dim is None:  # over everything: one value, no indices (as PyTorch)
+        return amax(x) if largest else amin(x)
+    dim = normalize_dims(dim, x.ndim)[0]
+    if x.ndim == 0:
+        return _ValuesIndices((x, Tensor(get_array_module(x.data).zeros((), "int64"))))
+    values, indices = MaxMin(dim, keepdim, largest)(x)
+    indices = Tensor(indices.data.astype("int64"))
+    return _ValuesIndices((values, indices))
+
+
+def max(x, dim=None, keepdim=False):
+    """max(x): the largest value; max(x, dim): (values, indices) along dim."""
+    return _max_min(x, dim, keepdim, largest=True)
+
+
+def min(x, dim=None, keepdim=False):
+    return _max_min(x, dim, keepdim, largest=False)
+
+
+def amax(x, dim=None, keepdim=False):
+    """Largest values over `dim` (several dims allowed).
+
+    The gradient is shared equally among elements that tie for the maximum,
+    as in PyTorch.
+    """
+    return _amax_amin(x, dim, keepdim, largest=True)
+
+
+def amin(x, dim=None, keepdim=False):
+    return _amax_amin(x, dim, keepdim, largest=False)
+
+
+def _amax_amin(x, dim, keepdim, largest):
+    from ..tensor import Tensor
+    dims = normalize_dims(dim, x.ndim)
+    xp = get_array_module(x.data)
+    reduce = xp.max if largest else xp.min
+    best = reduce(x.data, axis=dims, keepdims=True)
+    is_best = (x.data == best)
+    share = is_best / is_best.sum(axis=dims, keepdims=True)
+    # The value is the weighted sum of the tied elements: differentiable
+    # through ordinary ops, with the gradient split among the ties.
+    return sum(x * Tensor(share.astype(x.dtype)), dims, keepdim)
+
+
+def logsumexp(x, dim, keepdim=False):
+    """log(sum(exp(x))) over `dim`, computed as m + log(sum(exp(x - m))).
+
+    d/dx = softmax(x) along dim.
+    """
+    from .elementwise import exp, log
+    from ..tensor import Tensor
+    dims = normalize_dims(dim, x.ndim)
+    xp = get_array_module(x.data)
+    shift = x.data.max(axis=dims, keepdims=True)
+    shift = xp.where(xp.isfinite(shift), shift, 0)
+    shift = Tensor(shift)  # a constant: the result does not depend on it
+    result = log(sum(exp(x - shift), dims, keepdim=True)) + shift
+    return result if keepdim else result.squeeze(dims)

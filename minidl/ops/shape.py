@@ -1,0 +1,215 @@
+"""Ops that move elements around without changing them.
+
+reshape/view, flatten, permute/transpose, unsqueeze/squeeze, expand, cat,
+stack, pad. The gradient of each moves the output gradient back: reshape it,
+permute it back, sum what expand copied, split what cat joined, crop what pad
+added.
+"""
+from ..autograd.function import Function
+from ..backend import get_array_module
+from .reduction import normalize_dims
+
+
+class Reshape(Function):
+    """y = x with a new shape.  dx = gy reshaped to x's shape."""
+
+    def __init__(self, shape):
+        self.shape = shape
+
+    def forward(self, x):
+        self.input_shape = x.shape
+        try:
+            return x.reshape(self.shape)
+        except ValueError:
+            raise ValueError("reshape: cannot view shape {} ({} elements) as {}"
+                             .format(x.shape, x.size, self.shape)) from None
+
+    def backward(self, gy):
+        return gy.reshape(self.input_shape)
+
+
+class Permute(Function):
+    """y = x with axes reordered.  dx = gy with the inverse order."""
+
+    def __init__(self, axes):
+        self.axes = axes
+
+    def forward(self, x):
+        return x.transpose(self.axes)
+
+    def backward(self, gy):
+        inverse = [0] * len(self.axes)
+        for position, axis in enumerate(self.axes):
+            inverse[axis] = position
+        return gy.permute(*inverse)
+
+
+class Expand(Function):
+    """y = x broadcast to `shape`.  dx = gy summed over the broadcast axes."""
+
+    def __init__(self, shape):
+        self.shape = shape
+
+    def forward(self, x):
+        self.input_shape = x.shape
+        xp = get_array_module(x)
+        try:
+            return xp.broadcast_to(x, self.shape)
+        except ValueError:
+            raise ValueError("expand: cannot broadcast shape {} to {}".format(
+                x.shape, self.shape)) from None
+
+    def backward(self, gy):
+        from .arithmetic import sum_to_shape
+        return sum_to_shape(gy, self.input_shape)
+
+
+class Cat(Function):
+    """y = inputs joined along `dim`.  Each dx_i = its slice of gy."""
+
+    def __init__(self, dim):
+        self.dim = dim
+
+    def forward(self, *xs):
+        xp = get_array_module(*xs)
+        self.sizes = [x.shape[self.dim] for x in xs]
+        others = {x.shape[:self.dim] + x.shape[self.dim + 1:] for x in xs}
+        if len(others) > 1 or len({x.ndim for x in xs}) > 1:
+            raise ValueError("cat: shapes {} differ outside dim {}".format(
+                [x.shape for x in xs], self.dim))
+        return xp.concatenate(xs, axis=self.dim)
+
+    def backward(self, gy):
+        grads, start = [], 0
+        for size in self.sizes:
+            index = (slice(None),) * self.dim + (slice(start, start + size),)
+            grads.append(gy[index])
+            start += size
+        return tuple(grads)
+
+
+class Pad(Function):
+    """y = x with constant borders.  dx = the centre of gy (borders cropped).
+
+    `pad` is PyTorch's: (left, right) for the last dim, then (top, bottom)
+    for the one before, and so on.
+    """
+
+    def __init__(self, pad, value):
+        if len(pad) % 2:
+            raise ValueError("pad: expected an even number of sizes, got {}"
+                             .format(pad))
+        self.pad, self.value = tuple(pad), value
+
+    def widths(self, ndim):
+        pairs = [(0, 0)] * ndim
+        for i in range(len(self.pad) // 2):
+            pairs[ndim - 1 - i] = (self.pad[2 * i], self.pad[2 * i + 1])
+        return pairs
+
+    def forward(self, x):
+        if len(self.pad) // 2 > x.ndim:
+            raise ValueError("pad: {} sizes for a tensor of shape {}".format(
+                self.pad, x.shape))
+        if any(p < 0 for p in self.pad):
+            raise ValueError("pad: negative padding {} is not supported".format(
+                self.pad))
+        xp = get_array_module(x)
+        return xp.pad(x, self.widths(x.ndim), mode="constant",
+                      constant_values=self.value)
+
+    def backward(self, gy):
+        index = tuple(slice(before, size - after) for (before, after), size
+                      in zip(self.widths(gy.ndim), gy.shape))
+        return gy[index]
+
+
+def _shape_arg(shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
+def reshape(x, *shape):
+    shape = _shape_arg(shape)
+    if shape == x.shape:
+        return x
+    return Reshape(shape)(x)
+
+
+def flatten(x, start_dim=0, end_dim=-1):
+    """Merge dims start_dim..end_dim into one."""
+    if x.ndim == 0:
+        return reshape(x, 1)
+    start, end = start_dim % x.ndim, end_dim % x.ndim
+    merged = 1
+    for size in x.shape[start:end + 1]:
+        merged *= size
+    return reshape(x, x.shape[:start] + (merged,) + x.shape[end + 1:])
+
+
+def permute(x, *axes):
+    axes = _shape_arg(axes)
+    if sorted(a % max(x.ndim, 1) for a in axes) != list(range(x.ndim)):
+        raise ValueError("permute: {} is not an order of the {} dims of shape {}"
+                         .format(axes, x.ndim, x.shape))
+    return Permute(tuple(a % x.ndim for a in axes))(x)
+
+
+def transpose(x, dim0, dim1):
+    axes = list(range(x.ndim))
+    dim0, dim1 = normalize_dims(dim0, x.ndim)[0], normalize_dims(dim1, x.ndim)[0]
+    axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
+    return Permute(tuple(axes))(x)
+
+
+def unsqueeze(x, dim):
+    dim = dim % (x.ndim + 1)
+    return reshape(x, x.shape[:dim] + (1,) + x.shape[dim:])
+
+
+def squeeze(x, dim=None):
+    """Remove size-1 dims (only those in `dim`, if given)."""
+    dims = normalize_dims(dim, x.ndim)
+    shape = tuple(size for i, size in enumerate(x.shape)
+                  if not (i in dims and size == 1))
+    return reshape(x, shape)
+
+
+def expand(x, *shape):
+    """Broadcast to `shape`; -1 keeps a dim's size."""
+    shape = list(_shape_arg(shape))
+    offset = len(shape) - x.ndim
+    for i in range(x.ndim):
+        if shape[offset + i] == -1:
+            shape[offset + i] = x.shape[i]
+    shape = tuple(shape)
+    if shape == x.shape:
+        return x
+    return Expand(shape)(x)
+
+
+def cat(tensors, dim=0):
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("cat: expected a non-empty list of tensors")
+    dim = normalize_dims(dim, tensors[0].ndim)[0]
+    return Cat(dim)(*tensors)
+
+
+def stack(tensors, dim=0):
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("stack: expected a non-empty list of tensors")
+    if len({t.shape for t in tensors}) > 1:
+        raise ValueError("stack: all tensors must have the same shape, got {}"
+                         .format([t.shape for t in tensors]))
+    dim = dim % (tensors[0].ndim + 1)
+    return cat([unsqueeze(t, dim) for t in tensors], dim)
+
+
+def pad(x, pad, mode="constant", value=0.0):
+    if mode != "constant":
+        raise ValueError("pad: mode {!r} is not supported (only 'constant')"
+                         .format(mode))
+    return Pad(pad, value)(x)

@@ -1,0 +1,352 @@
+"""Tensor: an array plus what autograd needs to differentiate through it.
+
+A Tensor wraps one NumPy or CuPy array (``.data``). If it ``requires_grad``,
+ops that use it record a Function in the graph, and ``backward()`` fills
+``.grad`` of every leaf that requires grad. ``grad_fn`` is the Function that
+produced the tensor (``None`` for a leaf, made by the user).
+
+``_version`` counts in-place changes, so a Function that saved this tensor
+can tell at backward time that its value is no longer the one it used.
+"""
+import numbers
+
+import numpy as np
+
+from . import backend
+from .autograd.grad_mode import is_grad_enabled, no_grad
+
+float32 = np.dtype("float32")
+float64 = np.dtype("float64")
+float16 = np.dtype("float16")
+int32 = np.dtype("int32")
+int64 = np.dtype("int64")
+uint8 = np.dtype("uint8")
+bool_ = np.dtype("bool")
+
+
+class Tensor:
+    # Make NumPy hand `ndarray * Tensor` to Tensor.__rmul__ instead of
+    # broadcasting over the Tensor object.
+    __array_priority__ = 1000
+
+    def __init__(self, data, requires_grad=False):
+        self.data = data
+        self.grad = None
+        self.grad_fn = None
+        self.output_index = 0
+        self._version = 0
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    # -- basic facts ---------------------------------------------------------
+    @property
+    def shape(self):
+        return tuple(self.data.shape)
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def device(self):
+        return backend.device_of(self.data)
+
+    @property
+    def is_leaf(self):
+        return self.grad_fn is None
+
+    @property
+    def T(self):
+        return self.permute(*reversed(range(self.ndim)))
+
+    def size(self, dim=None):
+        return self.shape if dim is None else self.shape[dim]
+
+    def numel(self):
+        return int(self.data.size)
+
+    def dim(self):
+        return self.ndim
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise RuntimeError("bool() of a tensor with {} elements is ambiguous; "
+                               "use .any() or .all()".format(self.data.size))
+        return bool(self.data.reshape(()).item())
+
+    def any(self):
+        return Tensor(self.data.any())
+
+    def all(self):
+        return Tensor(self.data.all())
+
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __repr__(self):
+        extra = ""
+        if self.grad_fn is not None:
+            extra = ", grad_fn=<{}>".format(self.grad_fn.name)
+        elif self.requires_grad:
+            extra = ", requires_grad=True"
+        if self.device.type != "cpu":
+            extra = ", device='{}'".format(self.device) + extra
+        body = np.array2string(self.numpy(), separator=", ", prefix="tensor(")
+        return "tensor({}, dtype={}{})".format(body, self.dtype, extra)
+
+    # -- conversions ---------------------------------------------------------
+    def numpy(self):
+        """The values as a NumPy array (copied from the GPU if needed)."""
+        return backend.to_numpy(self.data)
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError("item(): tensor of shape {} has {} elements, "
+                             "expected 1".format(self.shape, self.data.size))
+        return self.data.reshape(()).item()
+
+    def tolist(self):
+        return self.numpy().tolist()
+
+    def detach(self):
+        """The same array, cut from the graph."""
+        return Tensor(self.data)
+
+    def detach_copy(self):
+        """A copy of the array, cut from the graph."""
+        return Tensor(self.data.copy())
+
+    def clone(self):
+        from . import ops
+        return ops.clone(self)
+
+    def requires_grad_(self, requires_grad=True):
+        if requires_grad and self.dtype.kind not in "fc":
+            raise RuntimeError("requires_grad: only floating-point tensors can "
+                               "require gradients, got dtype {}".format(self.dtype))
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def to(self, device=None, dtype=None):
+        """A tensor on `device` and/or of `dtype` (self when nothing changes).
+
+        Differentiable: the gradient flows back to the original device/dtype.
+        """
+        from . import ops
+        result = self
+        if dtype is not None and np.dtype(dtype) != self.dtype:
+            result = ops.astype(result, dtype)
+        if device is not None and backend.Device(device) != self.device:
+            result = ops.to_device(result, device)
+        return result
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self, index=0):
+        return self.to("cuda:{}".format(index))
+
+    def float(self):
+        return self.to(dtype=float32)
+
+    def double(self):
+        return self.to(dtype=float64)
+
+    def long(self):
+        return self.to(dtype=int64)
+
+    def type_as(self, other):
+        return self.to(dtype=other.dtype)
+
+    # -- autograd ------------------------------------------------------------
+    def backward(self, gradient=None, retain_graph=False, create_graph=False):
+        """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf.
+
+        `gradient` is required unless self has one element (then it is 1).
+        """
+        from .autograd import backward
+        backward([self], None if gradient is None else [gradient],
+                 retain_graph=retain_graph, create_graph=create_graph)
+
+    def zero_grad_(self):
+        self.grad = None
+
+    # -- in-place changes ----------------------------------------------------
+    def _assign(self, result):
+        """Make self hold `result` (the in-place ops' common end).
+
+        Outside the graph the array is overwritten in place. Inside it, self
+        takes over result's value and place in the graph; functions that
+        saved the old value see the version change.
+        """
+        if self.requires_grad and self.is_leaf and is_grad_enabled():
+            raise RuntimeError("in-place op on a leaf tensor of shape {} that "
+                               "requires grad; wrap it in minidl.no_grad() "
+                               "if this is an update".format(self.shape))
+        if result.requires_grad:
+            self.data = result.data.astype(self.dtype, copy=False)
+            self.grad_fn, self.output_index = result.grad_fn, result.output_index
+            self.requires_grad = True
+        else:
+            xp = backend.get_array_module(self.data)
+            self.data[...] = xp.broadcast_to(result.data, self.shape)
+        self._version += 1
+        return self
+
+    def add_(self, other, alpha=1):
+        return self._assign(self + other * alpha if alpha != 1 else self + other)
+
+    def sub_(self, other, alpha=1):
+        return self._assign(self - other * alpha if alpha != 1 else self - other)
+
+    def mul_(self, other):
+        return self._assign(self * other)
+
+    def div_(self, other):
+        return self._assign(self / other)
+
+    def clamp_(self, min=None, max=None):
+        return self._assign(self.clamp(min, max))
+
+    def copy_(self, source):
+        source = as_tensor(source, like=self)
+        return self._assign(source.to(device=self.device, dtype=self.dtype))
+
+    def zero_(self):
+        with no_grad():
+            return self._assign(Tensor(self.data * 0))
+
+    def fill_(self, value):
+        with no_grad():
+            xp = backend.get_array_module(self.data)
+            return self._assign(Tensor(xp.full(self.shape, value, self.dtype)))
+
+    def __iadd__(self, other):
+        return self.add_(other)
+
+    def __isub__(self, other):
+        return self.sub_(other)
+
+    def __imul__(self, other):
+        return self.mul_(other)
+
+    def __itruediv__(self, other):
+        return self.div_(other)
+
+    def __setitem__(self, index, value):
+        from . import ops
+        return self._assign(ops.index_put(self, index, value))
+
+    # Gradient-free tensors are hashable by identity, like PyTorch's.
+    __hash__ = object.__hash__
+
+
+def _infer_dtype(data):
+    """float32 for Python floats, int64 for ints, bool for bools."""
+    flat = data
+    while isinstance(flat, (list, tuple)) and flat:
+        flat = flat[0]
+    if isinstance(flat, bool):
+        return bool_
+    if isinstance(flat, numbers.Integral):
+        return int64
+    return float32
+
+
+def tensor(data, requires_grad=False, dtype=None, device=None):
+    """A new leaf tensor holding a copy of `data`.
+
+    Python floats become float32, Python ints int64; NumPy/CuPy arrays keep
+    their dtype (float64 stays float64) unless `dtype` is given.
+    """
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is None and not hasattr(data, "dtype"):
+        dtype = _infer_dtype(data)
+    device = backend.Device(device) if device is not None \
+        else (backend.device_of(data) if hasattr(data, "dtype")
+              and not isinstance(data, np.generic)
+              else backend.default_device())
+    xp = device.xp
+    if backend.get_array_module(data) is not xp:
+        data = backend.move_array(data, device)
+    with device:
+        array = xp.array(data, dtype=dtype, copy=True)
+    return Tensor(array, requires_grad=requires_grad)
+
+
+def as_tensor(value, like=None):
+    """`value` as a Tensor, for use as an op operand.
+
+    Tensors pass through. Python numbers take the dtype and device of `like`
+    (so ``x * 2.0`` stays float32); arrays keep their dtype.
+    """
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, (numbers.Number, np.generic)) and like is not None:
+        dtype = like.dtype
+        if dtype.kind in "biu" and isinstance(value, float):
+            dtype = float32
+        xp = backend.get_array_module(like.data)
+        return Tensor(xp.asarray(value, dtype=dtype))
+    if hasattr(value, "dtype") and not isinstance(value, np.generic):
+        return Tensor(value)
+    return tensor(value, device=None if like is None else like.device)
+
+
+def _creation(make, shape, dtype, device, requires_grad):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    device = backend.Device(device) if device is not None \
+        else backend.default_device()
+    with device:
+        array = make(device.xp, tuple(shape), np.dtype(dtype or float32))
+    return Tensor(array, requires_grad=requires_grad)
+
+
+def zeros(*shape, dtype=None, device=None, requires_grad=False):
+    return _creation(lambda xp, s, d: xp.zeros(s, d), shape, dtype, device,
+                     requires_grad)
+
+
+def ones(*shape, dtype=None, device=None, requires_grad=False):
+    return _creation(lambda xp, s, d: xp.ones(s, d), shape, dtype, device,
+                     requires_grad)
+
+
+def full(shape, fill_value, dtype=None, device=None, requires_grad=False):
+    return _creation(lambda xp, s, d: xp.full(s, fill_value, d), (shape,),
+                     dtype, device, requires_grad)
+
+
+def empty(*shape, dtype=None, device=None, requires_grad=False):
+    return _creation(lambda xp, s, d: xp.empty(s, d), shape, dtype, device,
+                     requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None):
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        dtype = int64 if all(isinstance(v, numbers.Integral)
+                             for v in (start, end, step)) else float32
+    device = backend.Device(device) if device is not None \
+        else backend.default_device()
+    return Tensor(device.xp.arange(start, end, step, dtype=dtype))
+
+
+def zeros_like(x, dtype=None, requires_grad=False):
+    return zeros(x.shape, dtype=dtype or x.dtype, device=x.device,
+                 requires_grad=requires_grad)
+
+
+def ones_like(x, dtype=None, requires_grad=False):
+    return ones(x.shape, dtype=dtype or x.dtype, device=x.device,
+                requires_grad=requires_grad)
