@@ -261,7 +261,8 @@ def _infer_dtype(data):
 
 
 def tensor(data, requires_grad=False, dtype=None, device=None):
-    """A new leaf tensor holding a copy of `data`.
+    """A new leaf tensor holding a copy of `data`, on `device` (default: the
+    default device, see :mod:`minidl.backend`).
 
     Python floats become float32, Python ints int64; NumPy/CuPy arrays keep
     their dtype (float64 stays float64) unless `dtype` is given.
@@ -271,9 +272,7 @@ def tensor(data, requires_grad=False, dtype=None, device=None):
     if dtype is None and not hasattr(data, "dtype"):
         dtype = _infer_dtype(data)
     device = backend.Device(device) if device is not None \
-        else (backend.device_of(data) if hasattr(data, "dtype")
-              and not isinstance(data, np.generic)
-              else backend.default_device())
+        else backend.default_device()
     xp = device.xp
     if backend.get_array_module(data) is not xp:
         data = backend.move_array(data, device)

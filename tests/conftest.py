@@ -1,0 +1,91 @@
+"""Test set-up shared by every test file.
+
+* ``MINIDL_TEST_DEVICE=cuda`` runs the whole suite on the GPU: tensors made
+  with ``minidl.tensor(...)`` (and every creation function) land there.
+  Tests marked ``cpu_only`` still run on the CPU; tests marked ``gpu`` skip
+  without a GPU.
+* Torch is a test-only reference. Tests take it from the ``torch`` fixture,
+  which skips when it is missing, unless ``MINIDL_REQUIRE_TORCH=1`` (set by
+  ``.ci/run``), where a missing torch is an error.
+"""
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+import minidl
+from minidl import backend
+
+TEST_DEVICE = os.environ.get("MINIDL_TEST_DEVICE", "cpu")
+
+# Hypothesis: no per-example deadline (gradient checks vary in cost), a
+# modest number of examples so the suite stays within CI's time, and
+# MINIDL_HYPOTHESIS_PROFILE=thorough for a longer hunt.
+settings.register_profile("default", max_examples=15, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow,
+                                                 HealthCheck.function_scoped_fixture])
+settings.register_profile("thorough", max_examples=200, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow,
+                                                 HealthCheck.function_scoped_fixture])
+settings.load_profile(os.environ.get("MINIDL_HYPOTHESIS_PROFILE", "default"))
+
+
+def pytest_configure(config):
+    backend.set_default_device(TEST_DEVICE)
+
+
+@pytest.fixture(autouse=True)
+def _device_for_test(request):
+    """Run cpu_only tests on the CPU, skip gpu tests without a GPU, seed."""
+    if request.node.get_closest_marker("gpu") and not backend.cuda_is_available():
+        pytest.skip("needs a CUDA GPU")
+    minidl.manual_seed(0)
+    if request.node.get_closest_marker("cpu_only"):
+        backend.set_default_device("cpu")
+        yield
+        backend.set_default_device(TEST_DEVICE)
+    else:
+        yield
+
+
+@pytest.fixture
+def device():
+    """The device this test run uses ('cpu' or 'cuda')."""
+    return str(backend.default_device())
+
+
+def load_torch():
+    """The torch module, or skip (fail under MINIDL_REQUIRE_TORCH=1)."""
+    try:
+        import torch
+    except ImportError:
+        if os.environ.get("MINIDL_REQUIRE_TORCH") == "1":
+            pytest.fail("torch is required (MINIDL_REQUIRE_TORCH=1) but is not "
+                        "installed")
+        pytest.skip("torch is not installed")
+    torch.set_num_threads(max(1, os.cpu_count() // 2))
+    return torch
+
+
+@pytest.fixture
+def torch():
+    return load_torch()
+
+
+def to_numpy(value):
+    """NumPy values of a minidl Tensor, a torch tensor or an array."""
+    if isinstance(value, minidl.Tensor):
+        return value.numpy()
+    if hasattr(value, "detach"):
+        return value.detach().cpu().numpy()
+    return backend.to_numpy(value)
+
+
+def assert_close(actual, expected, rtol=1e-7, atol=1e-9, name=""):
+    """Compare values of Tensors/arrays, with a message naming `name`."""
+    actual, expected = to_numpy(actual), to_numpy(expected)
+    assert actual.shape == expected.shape, "{}: shape {} != {}".format(
+        name, actual.shape, expected.shape)
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol,
+                               err_msg=name)
