@@ -1,0 +1,38 @@
+"""Training curves as a PNG (needs matplotlib: ``pip install minidl[vision]``)."""
+import os
+
+
+def plot_history(history, path):
+    """Plot train/validation loss and accuracy per epoch into `path` (PNG).
+
+    `history` is a list of dicts with keys epoch, train_loss, val_loss,
+    train_accuracy, val_accuracy (as the fine-tuning log writes them).
+    Returns False (and writes nothing) when matplotlib is missing.
+    """
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    epochs = [row["epoch"] for row in history]
+    figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(10, 4))
+    for key, label in (("train_loss", "train"), ("val_loss", "validation")):
+        loss_axes.plot(epochs, [row[key] for row in history], marker="o",
+                       label=label)
+    loss_axes.set_xlabel("epoch")
+    loss_axes.set_ylabel("loss")
+    loss_axes.legend()
+    for key, label in (("train_accuracy", "train"),
+                       ("val_accuracy", "validation")):
+        accuracy_axes.plot(epochs, [100 * row[key] for row in history],
+                           marker="o", label=label)
+    accuracy_axes.set_xlabel("epoch")
+    accuracy_axes.set_ylabel("accuracy (%)")
+    accuracy_axes.legend()
+    figure.tight_layout()
+    temporary = path + ".tmp.png"
+    figure.savefig(temporary, dpi=100)
+    plt.close(figure)
+    os.replace(temporary, path)
+    return True
