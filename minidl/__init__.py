@@ -22,5 +22,9 @@ class cuda:
 
 
 from . import autograd, utils  # noqa: E402
+from . import nn  # noqa: E402
+from .serialization import load, save  # noqa: E402
+from . import models  # noqa: E402  (after nn, which it builds on)
+from . import data, optim  # noqa: E402
 
 __version__ = "0.1.0"

@@ -108,7 +108,11 @@ class Device:
 def _choose_default_device():
     requested = os.environ.get("MINIDL_DEVICE")
     if requested:
-        return Device(requested)
+        try:
+            return Device(requested)
+        except (ValueError, RuntimeError) as error:
+            raise type(error)("MINIDL_DEVICE={}: {}".format(requested, error)) \
+                from None
     return Device("cuda") if cuda_is_available() else Device("cpu")
 
 
@@ -126,9 +130,12 @@ def set_default_device(device):
 
 
 def get_array_module(*arrays):
-    """numpy or cupy: the module that owns these arrays (numpy for scalars)."""
+    """numpy or cupy: the module that owns these arrays or Tensors (numpy
+    for scalars)."""
     if _cupy is not None:
         for array in arrays:
+            if hasattr(array, "grad_fn"):  # a Tensor: look at its array
+                array = array.data
             if isinstance(array, _cupy.ndarray):
                 return _cupy
     return np

@@ -55,7 +55,10 @@ def rand(*shape, dtype=None, device=None, requires_grad=False):
     return _make(_generator.random(_shape(shape)), dtype, device, requires_grad)
 
 
-def randint(low, high, size, dtype=None, device=None):
-    """Integers in [low, high)."""
+def randint(low, high, size=None, dtype=None, device=None):
+    """Integers in [low, high) of shape `size`; ``randint(high, size)``
+    draws from [0, high), as in PyTorch."""
+    if size is None:
+        low, high, size = 0, low, high
     return _make(_generator.integers(low, high, size), dtype or np.int64,
                  device, False)

@@ -5,8 +5,9 @@ ops that use it record a Function in the graph, and ``backward()`` fills
 ``.grad`` of every leaf that requires grad. ``grad_fn`` is the Function that
 produced the tensor (``None`` for a leaf, made by the user).
 
-``_version`` counts in-place changes, so a Function that saved this tensor
-can tell at backward time that its value is no longer the one it used.
+``_version`` counts how often the array was overwritten in place, so a
+Function that saved this tensor can tell at backward time that the values
+are no longer the ones it used.
 """
 import numbers
 
@@ -24,6 +25,19 @@ uint8 = np.dtype("uint8")
 bool_ = np.dtype("bool")
 
 
+class VersionCounter:
+    """How many times an array was overwritten in place.
+
+    Shared by every Tensor that uses the same array (``detach()``, the
+    outputs of reshape or basic indexing, which are views), so writing
+    through any of them is seen by a Function that saved another.
+    """
+    __slots__ = ("value",)
+
+    def __init__(self):
+        self.value = 0
+
+
 class Tensor:
     # Make NumPy hand `ndarray * Tensor` to Tensor.__rmul__ instead of
     # broadcasting over the Tensor object.
@@ -34,10 +48,18 @@ class Tensor:
         self.grad = None
         self.grad_fn = None
         self.output_index = 0
-        self._version = 0
+        self._version_counter = VersionCounter()
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
+
+    @property
+    def _version(self):
+        return self._version_counter.value
+
+    @_version.setter
+    def _version(self, value):
+        self._version_counter.value = value
 
     # -- basic facts ---------------------------------------------------------
     @property
@@ -90,6 +112,11 @@ class Tensor:
             raise TypeError("len() of a 0-d tensor")
         return self.shape[0]
 
+    def __iter__(self):
+        """The sub-tensors along dim 0 (``x[0]``, ``x[1]``, ...)."""
+        for i in range(len(self)):
+            yield self[i]
+
     def __repr__(self):
         extra = ""
         if self.grad_fn is not None:
@@ -99,6 +126,8 @@ class Tensor:
         if self.device.type != "cpu":
             extra = ", device='{}'".format(self.device) + extra
         body = np.array2string(self.numpy(), separator=", ", prefix="tensor(")
+        if self.data.size == 0 and self.ndim > 1:  # "[]" alone hides the shape
+            body += ", size={}".format(self.shape)
         return "tensor({}, dtype={}{})".format(body, self.dtype, extra)
 
     # -- conversions ---------------------------------------------------------
@@ -116,8 +145,10 @@ class Tensor:
         return self.numpy().tolist()
 
     def detach(self):
-        """The same array, cut from the graph."""
-        return Tensor(self.data)
+        """The same array (and version counter), cut from the graph."""
+        result = Tensor(self.data)
+        result._version_counter = self._version_counter
+        return result
 
     def detach_copy(self):
         """A copy of the array, cut from the graph."""
@@ -178,26 +209,56 @@ class Tensor:
     def zero_grad_(self):
         self.grad = None
 
+    def retain_grad(self):
+        """Keep the gradient of this non-leaf tensor in ``.grad`` during
+        backward (leaves always get theirs)."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad: a tensor of shape {} that does not "
+                               "require grad has no gradient to keep"
+                               .format(self.shape))
+        if self.grad_fn is not None:
+            self.grad_fn.retain_grad_of(self)
+
     # -- in-place changes ----------------------------------------------------
     def _assign(self, result):
-        """Make self hold `result` (the in-place ops' common end).
+        """Make self hold `result` (a Tensor of self's shape, or one that
+        broadcasts to it): the common end of every in-place op.
 
-        Outside the graph the array is overwritten in place. Inside it, self
-        takes over result's value and place in the graph; functions that
-        saved the old value see the version change.
+        Inside a graph (grad mode on, and self or result requires grad) the
+        array is not overwritten. Self is pointed at result's array and takes
+        result's place in the graph, so whatever a Function saved of the old
+        value stays valid and no gradient can come out wrong. Unlike PyTorch,
+        which overwrites the memory, views taken of self earlier
+        (``self[0]``, ``self.reshape(...)``) keep the old values.
+
+        Outside a graph the array is overwritten in place and its version
+        counter goes up: a Function that saved it refuses to run backward.
         """
-        if self.requires_grad and self.is_leaf and is_grad_enabled():
+        from . import ops
+        result = as_tensor(result, like=self)
+        record = is_grad_enabled() and (self.requires_grad or result.requires_grad)
+        if record and self.requires_grad and self.is_leaf:
             raise RuntimeError("in-place op on a leaf tensor of shape {} that "
                                "requires grad; wrap it in minidl.no_grad() "
                                "if this is an update".format(self.shape))
-        if result.requires_grad:
-            self.data = result.data.astype(self.dtype, copy=False)
-            self.grad_fn, self.output_index = result.grad_fn, result.output_index
-            self.requires_grad = True
-        else:
+        if not _broadcasts_to(result.shape, self.shape):
+            raise RuntimeError("in-place op: a result of shape {} cannot be "
+                               "stored in a tensor of shape {}".format(
+                                   result.shape, self.shape))
+        if not record:
             xp = backend.get_array_module(self.data)
             self.data[...] = xp.broadcast_to(result.data, self.shape)
-        self._version += 1
+            self._version_counter.value += 1
+            return self
+        if result.dtype != self.dtype:
+            result = ops.astype(result, self.dtype)
+        if result.shape != self.shape:
+            # A broadcast view is read-only: clone it so self owns its array.
+            result = ops.clone(ops.expand(result, self.shape))
+        self.data = result.data
+        self.grad_fn, self.output_index = result.grad_fn, result.output_index
+        self.requires_grad = result.requires_grad
+        self._version_counter = result._version_counter
         return self
 
     def add_(self, other, alpha=1):
@@ -216,17 +277,21 @@ class Tensor:
         return self._assign(self.clamp(min, max))
 
     def copy_(self, source):
-        source = as_tensor(source, like=self)
-        return self._assign(source.to(device=self.device, dtype=self.dtype))
+        """Copy the values of `source` (broadcast to self's shape) into self."""
+        from . import ops
+        source = as_tensor(source, like=self).to(device=self.device,
+                                                 dtype=self.dtype)
+        # A clone, so that self never shares its array with `source`.
+        return self._assign(ops.clone(source))
 
     def zero_(self):
-        with no_grad():
-            return self._assign(Tensor(self.data * 0))
+        return self.fill_(0)
 
     def fill_(self, value):
-        with no_grad():
-            xp = backend.get_array_module(self.data)
-            return self._assign(Tensor(xp.full(self.shape, value, self.dtype)))
+        """Set every element to `value`. Inside a graph, self becomes a
+        constant (its gradient history is dropped)."""
+        xp = backend.get_array_module(self.data)
+        return self._assign(Tensor(xp.full(self.shape, value, self.dtype)))
 
     def __iadd__(self, other):
         return self.add_(other)
@@ -248,15 +313,24 @@ class Tensor:
     __hash__ = object.__hash__
 
 
+def _broadcasts_to(shape, target):
+    """True when an array of `shape` broadcasts to exactly `target`."""
+    try:
+        return np.broadcast_shapes(shape, target) == tuple(target)
+    except ValueError:
+        return False
+
+
 def _infer_dtype(data):
-    """float32 for Python floats, int64 for ints, bool for bools."""
-    flat = data
-    while isinstance(flat, (list, tuple)) and flat:
-        flat = flat[0]
-    if isinstance(flat, bool):
+    """The dtype of nested lists of Python numbers, as PyTorch picks it:
+    float32 if any is a float, else int64 for ints, bool for bools."""
+    kind = np.asarray(data).dtype.kind
+    if kind == "b":
         return bool_
-    if isinstance(flat, numbers.Integral):
+    if kind in "iu":
         return int64
+    if kind == "c":
+        return np.dtype("complex64")
     return float32
 
 
@@ -290,14 +364,29 @@ def as_tensor(value, like=None):
     if isinstance(value, Tensor):
         return value
     if isinstance(value, (numbers.Number, np.generic)) and like is not None:
-        dtype = like.dtype
-        if dtype.kind in "biu" and isinstance(value, float):
-            dtype = float32
+        dtype = _scalar_dtype(value, like.dtype)
         xp = backend.get_array_module(like.data)
         return Tensor(xp.asarray(value, dtype=dtype))
     if hasattr(value, "dtype") and not isinstance(value, np.generic):
         return Tensor(value)
     return tensor(value, device=None if like is None else like.device)
+
+
+def _scalar_dtype(value, tensor_dtype):
+    """The dtype a Python number takes beside a tensor of `tensor_dtype`.
+
+    As in PyTorch, a number never widens a tensor's dtype within its kind
+    (float32 * 2.0 stays float32), but a float beside an integer or bool
+    tensor is float32, and an int beside a bool tensor is int64.
+    """
+    value_kind = np.asarray(value).dtype.kind
+    if tensor_dtype.kind in "fc":
+        return tensor_dtype
+    if value_kind in "fc":
+        return float32
+    if tensor_dtype.kind == "b" and value_kind != "b":
+        return int64
+    return tensor_dtype
 
 
 def _creation(make, shape, dtype, device, requires_grad):

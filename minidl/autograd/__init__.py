@@ -51,8 +51,9 @@ def backward(tensors, grad_tensors=None, retain_graph=False,
              create_graph=False):
     """Accumulate d(tensors)/d(leaf), weighted by `grad_tensors`, into leaves."""
     tensors = _as_list(tensors)
-    grads = _initial_grads(tensors, grad_tensors and _as_list(grad_tensors),
-                           "backward")
+    if grad_tensors is not None:
+        grad_tensors = _as_list(grad_tensors)
+    grads = _initial_grads(tensors, grad_tensors, "backward")
     run_backward(tensors, grads, retain_graph or create_graph, create_graph)
 
 
@@ -70,8 +71,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None,
                                .format(x.shape))
     if retain_graph is None:
         retain_graph = create_graph
-    grads = _initial_grads(outputs, grad_outputs and _as_list(grad_outputs),
-                           "grad")
+    if grad_outputs is not None:
+        grad_outputs = _as_list(grad_outputs)
+    grads = _initial_grads(outputs, grad_outputs, "grad")
     captured = run_backward(outputs, grads, retain_graph, create_graph,
                             capture=inputs)
     result = []

@@ -45,7 +45,8 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph,
 
     Without `capture`, leaf gradients accumulate into ``leaf.grad``. With
     `capture` (a list of tensors, as ``autograd.grad`` needs), nothing is
-    accumulated and the gradients of those tensors are returned instead.
+    accumulated and the gradients of those tensors are returned instead,
+    keyed by ``id``.
     """
     # Gradients waiting to be consumed, keyed by (Function, output index).
     pending = {}
@@ -56,10 +57,12 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph,
         if output.grad_fn is None:  # a leaf as output: its gradient is `grad`
             _deliver_to_leaf(output, grad, capture_ids, captured, create_graph)
             continue
-        key = (output.grad_fn, output.output_index)
-        pending[key] = grad if key not in pending else pending[key] + grad
+        if output.grad_fn.released:
+            raise output.grad_fn.second_backward_error()
+        _add_pending(pending, (output.grad_fn, output.output_index), grad)
         roots.append(output.grad_fn)
-    if capture is not None:  # gradients of intermediate tensors we must return
+    wanted = {}  # (Function, output index) -> intermediate tensor to capture
+    if capture is not None:
         wanted = {(t.grad_fn, t.output_index): t for t in capture
                   if t.grad_fn is not None}
     mode = enable_grad() if create_graph else no_grad()
@@ -68,11 +71,15 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph,
             grads_out = []
             for index in range(len(fn.output_meta)):
                 grad = pending.pop((fn, index), None)
-                if capture is not None and (fn, index) in wanted:
+                if (fn, index) in wanted:
                     captured[id(wanted[(fn, index)])] = grad
+                elif capture is None and grad is not None:
+                    _retain_grad(fn, index, grad, create_graph)
                 grads_out.append(grad)
             if all(g is None for g in grads_out):
                 continue
+            if fn.released:
+                raise fn.second_backward_error()
             grads_out = [_zeros_if_none(g, meta) for g, meta
                          in zip(grads_out, fn.output_meta)]
             grads_in = fn.backward(*grads_out)
@@ -82,19 +89,44 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph,
                 raise RuntimeError("{}.backward returned {} gradients for {} "
                                    "inputs".format(fn.name, len(grads_in),
                                                    len(fn.edges)))
+            edges = fn.edges
             if not retain_graph:
                 fn.release()
-            for edge, grad in zip(fn.edges, grads_in):
+            for position, (edge, grad) in enumerate(zip(edges, grads_in)):
                 if edge is None or grad is None:
                     continue
+                grad = _checked_gradient(fn, position, edge, grad)
                 if edge.leaf is not None:
                     _deliver_to_leaf(edge.leaf, grad, capture_ids, captured,
                                      create_graph)
                 else:
-                    key = (edge.function, edge.index)
-                    pending[key] = grad if key not in pending \
-                        else pending[key] + grad
+                    _add_pending(pending, (edge.function, edge.index), grad)
     return captured
+
+
+def _add_pending(pending, key, grad):
+    pending[key] = grad if key not in pending else pending[key] + grad
+
+
+def _checked_gradient(fn, position, edge, grad):
+    """`grad` for input `position` of `fn`, checked against that input.
+
+    A wrong shape is a bug in ``fn.backward``: say so here rather than fail
+    later somewhere else. A different dtype (float64 gradient for a float32
+    input, after an op that promoted) is converted back, as PyTorch does.
+    """
+    if edge.leaf is not None:
+        shape, dtype = edge.leaf.shape, edge.leaf.dtype
+    else:
+        shape, dtype, _ = edge.function.output_meta[edge.index]
+    if grad.shape != tuple(shape):
+        raise RuntimeError("{}.backward returned a gradient of shape {} for "
+                           "input {} of shape {}".format(
+                               fn.name, grad.shape, position, tuple(shape)))
+    if grad.dtype != dtype:
+        from ..ops import astype
+        grad = astype(grad, dtype)
+    return grad
 
 
 def _zeros_if_none(grad, meta):
@@ -105,19 +137,37 @@ def _zeros_if_none(grad, meta):
     return Tensor(xp.zeros(shape, dtype=dtype))
 
 
+def _retain_grad(fn, index, grad, create_graph):
+    """Store `grad` in the output tensor that asked for it (retain_grad)."""
+    reference = getattr(fn, "retained", {}).get(index)
+    tensor = reference() if reference is not None else None
+    if tensor is not None:
+        _accumulate(tensor, grad, create_graph)
+
+
 def _deliver_to_leaf(leaf, grad, capture_ids, captured, create_graph):
     if capture_ids is not None:
         if id(leaf) in capture_ids:
             previous = captured.get(id(leaf))
             captured[id(leaf)] = grad if previous is None else previous + grad
         return
+    _accumulate(leaf, grad, create_graph)
+
+
+def _accumulate(tensor, grad, create_graph):
+    """Add `grad` into ``tensor.grad``.
+
+    ``.grad`` either belongs to a graph (made with create_graph) or is an
+    array this function made and owns. Only the second kind is updated in
+    place; any other gradient array may be shared (a broadcast view, the
+    gradient of another tensor too), so it is copied or added out of place.
+    """
     if not create_graph:
         grad = grad.detach()
-    if leaf.grad is None:
-        # Own a fresh copy: the same gradient array may also flow elsewhere,
-        # and we accumulate into it in place below.
-        leaf.grad = grad if create_graph else grad.detach_copy()
-    elif create_graph:
-        leaf.grad = leaf.grad + grad
+    if tensor.grad is None:
+        keep_graph = create_graph and grad.requires_grad
+        tensor.grad = grad if keep_graph else grad.detach_copy()
+    elif create_graph or tensor.grad.requires_grad:
+        tensor.grad = tensor.grad + grad
     else:
-        leaf.grad.data += grad.data  # in place: no new array per step
+        tensor.grad.data += grad.data  # in place: no new array per step

@@ -12,7 +12,7 @@ element, so two forward passes instead of two per element.
 """
 import numpy as np
 
-from ..backend import get_array_module
+from ..backend import get_array_module, to_numpy
 
 
 class GradcheckError(AssertionError):
@@ -30,18 +30,22 @@ def _check_float64(inputs, caller):
                              "inputs to be meaningful".format(caller, i, x.dtype))
 
 
-def _numerical_jacobian_column(fn, inputs, x, flat_index, eps, out_sizes):
-    """d(all outputs)/d(x[flat_index]) by central differences.
+def _numerical_jacobian_column(fn, inputs, x, flat_index, eps):
+    """d(all outputs)/d(x[flat_index]) by central differences, as NumPy
+    float64 arrays (one per output, flattened).
 
     The graph stays on: `fn` may itself compute gradients (gradgradcheck).
     """
-    flat = x.data.reshape(-1)
-    original = flat[flat_index].item()
-    flat[flat_index] = original + eps
-    plus = [o.data.reshape(-1).copy() for o in _outputs_as_list(fn(*inputs))]
-    flat[flat_index] = original - eps
-    minus = [o.data.reshape(-1).copy() for o in _outputs_as_list(fn(*inputs))]
-    flat[flat_index] = original
+    position = np.unravel_index(flat_index, x.shape)  # works for any strides
+    original = x.data[position].item()
+
+    def outputs_at(value):
+        x.data[position] = value
+        return [to_numpy(o.data).astype(np.float64).reshape(-1)
+                for o in _outputs_as_list(fn(*inputs))]
+
+    plus, minus = outputs_at(original + eps), outputs_at(original - eps)
+    x.data[position] = original
     return [(p - m) / (2 * eps) for p, m in zip(plus, minus)]
 
 
@@ -71,6 +75,20 @@ def _analytical_rows(fn, inputs, checked):
     return outputs, rows
 
 
+def _position(flat_index, shape):
+    """The index tuple of element `flat_index`, as plain ints."""
+    return tuple(int(i) for i in np.unravel_index(flat_index, shape))
+
+
+def _mismatches(analytical, numerical, atol, rtol):
+    """Where |analytical - numerical| > atol + rtol |numerical|. A NaN on
+    one side only is a mismatch (a comparison with NaN would hide it);
+    equal values, infinities and NaNs on both sides are not."""
+    close = np.abs(analytical - numerical) <= atol + rtol * np.abs(numerical)
+    same = (analytical == numerical) | (np.isnan(analytical) & np.isnan(numerical))
+    return ~(close | same)
+
+
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
     """Check every gradient of ``fn(*inputs)`` against central differences.
 
@@ -89,22 +107,22 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
     for j, i in enumerate(checked):
         x = inputs[i]
         for flat_index in range(x.data.size):
-            columns = _numerical_jacobian_column(fn, inputs, x, flat_index, eps,
-                                                 out_sizes)
+            columns = _numerical_jacobian_column(fn, inputs, x, flat_index, eps)
             for o, numerical in enumerate(columns):
-                numerical = np.asarray(numerical if get_array_module(numerical)
-                                       is np else numerical.get())
                 analytical = np.array([rows[o][j][k].reshape(-1)[flat_index]
                                        for k in range(out_sizes[o])])
-                error = np.abs(analytical - numerical)
-                allowed = atol + rtol * np.abs(numerical)
-                if np.any(error > allowed):
-                    k = int(np.argmax(error - allowed))
+                bad = _mismatches(analytical, numerical, atol, rtol)
+                if bad.any():
+                    error = np.abs(analytical - numerical)
+                    allowed = atol + rtol * np.abs(numerical)
+                    # The worst element: a NaN first, else the largest excess.
+                    excess = np.where(np.isnan(error), np.inf, error - allowed)
+                    k = int(np.argmax(np.where(bad, excess, -np.inf)))
                     message = (
                         "gradcheck failed for input {} (shape {}), element {}, "
                         "output {} element {}: analytical {!r}, numerical {!r} "
                         "(difference {:.3g}, allowed {:.3g})".format(
-                            i, x.shape, np.unravel_index(flat_index, x.shape),
+                            i, x.shape, _position(flat_index, x.shape),
                             o, k, float(analytical[k]), float(numerical[k]),
                             float(error[k]), float(allowed[k])))
                     if raise_exception:
@@ -189,7 +207,7 @@ def check_backward(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
         return value
 
     numerical = (weighted_output(+1) - weighted_output(-1)) / (2 * eps)
-    if abs(analytical - numerical) > atol + rtol * abs(numerical):
+    if _mismatches(np.float64(analytical), np.float64(numerical), atol, rtol):
         raise GradcheckError(
             "check_backward failed: directional derivative analytical {!r}, "
             "numerical {!r} (difference {:.3g})".format(

@@ -4,7 +4,30 @@ Broadcasting copies an input along new or size-1 axes, so its gradient is
 the output gradient summed back over those axes (``sum_to_shape``). That is
 done here, in one place, for every binary op.
 """
+import numpy as np
+
 from ..autograd.function import Function
+
+
+def promote(x, y, true_division=False):
+    """x and y as Tensors of one dtype, by PyTorch's rule.
+
+    Python numbers take the tensor's dtype (``x * 2.0`` stays float32). An
+    integer or bool tensor meeting a floating one is converted to that
+    floating dtype (NumPy would widen int64 + float32 to float64). Two
+    integer tensors divide (``true_division``) as float32, as in PyTorch.
+    """
+    from ..tensor import Tensor, as_tensor, float32
+    like = x if isinstance(x, Tensor) else y
+    x, y = as_tensor(x, like=like), as_tensor(y, like=like)
+    x_float, y_float = x.dtype.kind in "fc", y.dtype.kind in "fc"
+    if x_float and not y_float:
+        y = y.to(dtype=x.dtype)
+    elif y_float and not x_float:
+        x = x.to(dtype=y.dtype)
+    elif not x_float and not y_float and true_division:
+        x, y = x.to(dtype=float32), y.to(dtype=float32)
+    return x, y
 
 
 def sum_to_shape(grad, shape):
@@ -90,7 +113,12 @@ class Neg(Function):
 
 
 class Pow(Function):
-    """z = x ** y.  dz/dx = y x^(y-1), dz/dy = z log(x) (where x > 0)."""
+    """z = x ** y.  dz/dx = y x^(y-1), dz/dy = z log(x).
+
+    log(x) exists only for x > 0. As in PyTorch, dz/dy is taken as 0 at
+    x = 0 (z is 0 or 1 there for y >= 0) and is NaN for x < 0, where x ** y
+    is defined only for integer y and is not differentiable in y.
+    """
 
     def to_save(self, inputs, outputs):
         return inputs + outputs
@@ -106,25 +134,27 @@ class Pow(Function):
             gx = sum_to_shape(gz * y * x ** (y - 1), x.shape)
         if self.needs_input_grad[1]:
             positive = x.data > 0
-            safe_x = where(positive, x, 1.0)
-            gy = sum_to_shape(where(positive, gz * z * log(safe_x), 0.0), y.shape)
+            # log of 1 where x <= 0, so that no NaN enters the graph.
+            log_x = log(where(positive, x, 1.0))
+            gy = where(x.data < 0, np.nan, gz * z * log_x)
+            gy = sum_to_shape(gy, y.shape)
         return gx, gy
 
 
 def add(x, y):
-    return Add()(x, y)
+    return Add()(*promote(x, y))
 
 
 def sub(x, y):
-    return Sub()(x, y)
+    return Sub()(*promote(x, y))
 
 
 def mul(x, y):
-    return Mul()(x, y)
+    return Mul()(*promote(x, y))
 
 
 def div(x, y):
-    return Div()(x, y)
+    return Div()(*promote(x, y, true_division=True))
 
 
 def neg(x):
@@ -132,4 +162,4 @@ def neg(x):
 
 
 def pow(x, exponent):
-    return Pow()(x, exponent)
+    return Pow()(*promote(x, exponent))

@@ -1,7 +1,8 @@
 """Element-wise functions of one tensor, and where/maximum/minimum/clamp."""
+from .. import backend
 from ..autograd.function import Function
 from ..backend import get_array_module, move_array
-from .arithmetic import sum_to_shape
+from .arithmetic import promote, sum_to_shape
 
 
 class Exp(Function):
@@ -179,8 +180,9 @@ def sigmoid(x):
 
 
 def relu(x):
-    """max(x, 0); the gradient is 1 where x > 0, else 0."""
-    return where(_data(x) > 0, x, 0.0)
+    """max(x, 0); the gradient is 1 where x > 0, else 0 (0 at x = 0, as
+    PyTorch)."""
+    return where(_data(x) > 0, x, 0)
 
 
 def sign(x):
@@ -192,13 +194,15 @@ def sign(x):
 def where(condition, x, y):
     """Elements of x where `condition` is true, else of y.
 
-    Python numbers take the dtype of the tensor operand.
+    Python numbers take the dtype of the tensor operand (float32 when both
+    are numbers).
     """
-    from ..tensor import Tensor, as_tensor
+    from ..tensor import Tensor, tensor
     if isinstance(condition, Tensor):
         condition = condition.data
-    like = x if isinstance(x, Tensor) else y
-    return Where(condition)(as_tensor(x, like=like), as_tensor(y, like=like))
+    if not isinstance(x, Tensor) and not isinstance(y, Tensor):
+        x = tensor(x, device=backend.device_of(condition))
+    return Where(condition)(*promote(x, y))
 
 
 def maximum(x, y):
@@ -212,9 +216,7 @@ def minimum(x, y):
 
 
 def _max_or_min(x, y, take_larger):
-    from ..tensor import as_tensor
-    x = as_tensor(x, like=y if not hasattr(x, "grad_fn") else None)
-    y = as_tensor(y, like=x)
+    x, y = promote(x, y)
     pick_x = x.data > y.data if take_larger else x.data < y.data
     tie = x.data == y.data
     # Ties share the gradient equally between x and y, as PyTorch does.
@@ -222,12 +224,19 @@ def _max_or_min(x, y, take_larger):
 
 
 def clamp(x, min=None, max=None):
-    """x limited to [min, max]; the gradient is 1 inside, 0 where clamped."""
+    """x limited to [min, max], i.e. minimum(maximum(x, min), max).
+
+    The gradient goes to x inside [min, max] (bounds included, as PyTorch)
+    and to min or max (when they are tensors) where x is clamped. If
+    min > max, every element is max.
+    """
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
     result = x
     if min is not None:
-        result = where(_data(x) < _data(min), min, result)
+        result = where(_data(result) < _data(min), min, result)
     if max is not None:
-        result = where(_data(x) > _data(max), max, result)
+        result = where(_data(result) > _data(max), max, result)
     return result
 
 

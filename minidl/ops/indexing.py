@@ -125,10 +125,16 @@ def gather(x, dim, index):
 
     The gradient adds gy back at the gathered positions.
     """
-    index = index.data if hasattr(index, "data") else index
+    from .reduction import normalize_dims
     xp = get_array_module(x.data)
-    dim = dim % x.ndim
-    return GetItem(_along_axis_index(xp.asarray(index), dim, xp))(x)
+    index = xp.asarray(index.data if hasattr(index, "grad_fn") else index)
+    if index.ndim != x.ndim or index.dtype.kind not in "iu":
+        raise ValueError("gather: index must be an integer tensor with as many "
+                         "dims as the input; got index of shape {} and dtype "
+                         "{} for input of shape {}".format(
+                             index.shape, index.dtype, x.shape))
+    dim = normalize_dims(dim, x.ndim)[0]
+    return GetItem(_along_axis_index(index, dim, xp))(x)
 
 
 def scatter_along(values, indices, dim, shape):

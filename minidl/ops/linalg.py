@@ -30,11 +30,13 @@ class MatMul(Function):
         # Work with at least 2-d operands, then drop the added dims again.
         x2 = x.unsqueeze(0) if x.ndim == 1 else x
         y2 = y.unsqueeze(-1) if y.ndim == 1 else y
+        # Put back the dims of size 1 that the output dropped: m (last) for
+        # a 1-d y first, then n (second to last) for a 1-d x.
         gz2 = gz
-        if x.ndim == 1:
-            gz2 = gz2.unsqueeze(-2)
         if y.ndim == 1:
             gz2 = gz2.unsqueeze(-1)
+        if x.ndim == 1:
+            gz2 = gz2.unsqueeze(-2)
         gx = gy = None
         if self.needs_input_grad[0]:
             gx = sum_to_shape(matmul(gz2, y2.transpose(-1, -2)), x2.shape)

@@ -6,10 +6,13 @@ from ..backend import get_array_module
 
 
 def normalize_dims(dim, ndim):
-    """`dim` (None, an int or a tuple, negatives allowed) as a sorted tuple."""
-    if dim is None:
+    """`dim` (None, an int or a tuple, negatives allowed) as a sorted tuple.
+
+    None and the empty tuple both mean every dim, as in PyTorch.
+    """
+    dims = () if dim is None else (dim,) if isinstance(dim, int) else tuple(dim)
+    if not dims:
         return tuple(range(ndim))
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
     result = []
     for d in dims:
         bound = builtins.max(ndim, 1)
@@ -33,8 +36,6 @@ class Sum(Function):
 
     def forward(self, x):
         self.input_shape = x.shape
-        if not self.dims and x.ndim:
-            return x.copy()
         return x.sum(axis=self.dims, keepdims=self.keepdim)
 
     def backward(self, gy):
@@ -53,12 +54,15 @@ class MaxMin(Function):
     def __init__(self, dim, keepdim, largest):
         self.dim, self.keepdim, self.largest = dim, keepdim, largest
 
+    @property
+    def name(self):
+        return "max" if self.largest else "min"
+
     def forward(self, x):
         xp = get_array_module(x)
         if x.shape[self.dim] == 0:
             raise ValueError("{}: cannot reduce over dim {} of size 0 (shape "
-                             "{})".format("max" if self.largest else "min",
-                                          self.dim, x.shape))
+                             "{})".format(self.name, self.dim, x.shape))
         pick = xp.argmax if self.largest else xp.argmin
         indices = xp.expand_dims(pick(x, axis=self.dim), self.dim)
         self.indices, self.input_shape = indices, x.shape
@@ -72,6 +76,39 @@ class MaxMin(Function):
         if not self.keepdim:
             g_values = g_values.unsqueeze(self.dim)
         return scatter_along(g_values, self.indices, self.dim, self.input_shape)
+
+
+class AMaxMin(Function):
+    """y = max (or min) of x over `dims` (several dims allowed).
+
+    The gradient is shared equally among the elements that tie for the
+    extreme value, as in PyTorch: dx = gy * share, with share = 1/count at
+    the tied elements and 0 elsewhere. share is a constant, so the second
+    derivative is 0, as it should be for a piecewise linear function.
+    """
+
+    def __init__(self, dims, keepdim, largest):
+        self.dims, self.keepdim, self.largest = dims, keepdim, largest
+
+    @property
+    def name(self):
+        return "amax" if self.largest else "amin"
+
+    def forward(self, x):
+        self.input_shape = x.shape
+        best = x.max(axis=self.dims, keepdims=True) if self.largest \
+            else x.min(axis=self.dims, keepdims=True)
+        is_best = x == best
+        self.share = (is_best / is_best.sum(axis=self.dims, keepdims=True)
+                      ).astype(x.dtype)
+        return best if self.keepdim else best.reshape(
+            [size for i, size in enumerate(x.shape) if i not in self.dims])
+
+    def backward(self, gy):
+        from ..tensor import Tensor
+        if not self.keepdim:
+            gy = gy.reshape(_kept_shape(self.input_shape, self.dims))
+        return gy * Tensor(self.share)
 
 
 def sum(x, dim=None, keepdim=False):
@@ -118,6 +155,9 @@ class _ValuesIndices(tuple):
 
 def _max_min(x, dim, keepdim, largest):
     from ..tensor import Tensor
+    from .elementwise import maximum, minimum
+    if isinstance(dim, Tensor):  # max(x, y): the element-wise maximum
+        return maximum(x, dim) if largest else minimum(x, dim)
     if dim is None:  # over everything: one value, no indices (as PyTorch)
         return amax(x) if largest else amin(x)
     dim = normalize_dims(dim, x.ndim)[0]
@@ -151,16 +191,7 @@ def amin(x, dim=None, keepdim=False):
 
 
 def _amax_amin(x, dim, keepdim, largest):
-    from ..tensor import Tensor
-    dims = normalize_dims(dim, x.ndim)
-    xp = get_array_module(x.data)
-    reduce = xp.max if largest else xp.min
-    best = reduce(x.data, axis=dims, keepdims=True)
-    is_best = (x.data == best)
-    share = is_best / is_best.sum(axis=dims, keepdims=True)
-    # The value is the weighted sum of the tied elements: differentiable
-    # through ordinary ops, with the gradient split among the ties.
-    return sum(x * Tensor(share.astype(x.dtype)), dims, keepdim)
+    return AMaxMin(normalize_dims(dim, x.ndim), keepdim, largest)(x)
 
 
 def logsumexp(x, dim, keepdim=False):

@@ -150,7 +150,8 @@ def flatten(x, start_dim=0, end_dim=-1):
 
 def permute(x, *axes):
     axes = _shape_arg(axes)
-    if sorted(a % max(x.ndim, 1) for a in axes) != list(range(x.ndim)):
+    in_range = all(-x.ndim <= a < x.ndim for a in axes)
+    if not in_range or sorted(a % x.ndim for a in axes) != list(range(x.ndim)):
         raise ValueError("permute: {} is not an order of the {} dims of shape {}"
                          .format(axes, x.ndim, x.shape))
     return Permute(tuple(a % x.ndim for a in axes))(x)
@@ -163,8 +164,17 @@ def transpose(x, dim0, dim1):
     return Permute(tuple(axes))(x)
 
 
+def _new_dim(dim, ndim, caller):
+    """`dim` as a position for a new dim among `ndim` (-ndim-1 <= dim <= ndim)."""
+    if not -ndim - 1 <= dim <= ndim:
+        raise IndexError("{}: dim {} is out of range for a new dim of a tensor "
+                         "with {} dimensions (expected {} to {})".format(
+                             caller, dim, ndim, -ndim - 1, ndim))
+    return dim % (ndim + 1)
+
+
 def unsqueeze(x, dim):
-    dim = dim % (x.ndim + 1)
+    dim = _new_dim(dim, x.ndim, "unsqueeze")
     return reshape(x, x.shape[:dim] + (1,) + x.shape[dim:])
 
 
@@ -180,6 +190,9 @@ def expand(x, *shape):
     """Broadcast to `shape`; -1 keeps a dim's size."""
     shape = list(_shape_arg(shape))
     offset = len(shape) - x.ndim
+    if offset < 0:
+        raise ValueError("expand: cannot expand shape {} to {}, which has fewer "
+                         "dims".format(x.shape, tuple(shape)))
     for i in range(x.ndim):
         if shape[offset + i] == -1:
             shape[offset + i] = x.shape[i]
@@ -204,7 +217,7 @@ def stack(tensors, dim=0):
     if len({t.shape for t in tensors}) > 1:
         raise ValueError("stack: all tensors must have the same shape, got {}"
                          .format([t.shape for t in tensors]))
-    dim = dim % (tensors[0].ndim + 1)
+    dim = _new_dim(dim, tensors[0].ndim, "stack")
     return cat([unsqueeze(t, dim) for t in tensors], dim)
 
 

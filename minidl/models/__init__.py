@@ -1,0 +1,137 @@
+"""minidl.models: ResNets for CIFAR-10 and ImageNet, with PyTorch's names.
+
+Each builder takes ``num_classes`` and ``weights`` (a path to an ``.npz``
+made by ``python -m minidl.convert``)::
+
+    model = minidl.models.resnet20(weights="resnet20.npz")
+    model, metadata = minidl.models.load_pretrained("resnet20.npz",
+                                                    num_classes=100)
+
+With weights, ``num_classes`` defaults to the file's; giving a different
+count is an error (use ``load_pretrained(..., num_classes=...)`` or
+``replace_head`` to get a fresh classifier for fine-tuning).
+"""
+from . import cifar_resnet, resnet
+from .cifar_resnet import CifarResNet
+from .common import head_parameter_names, replace_head
+from .resnet import BasicBlock, Bottleneck, ResNet
+from .weights import load_into, load_weights
+
+
+def _num_classes(name, num_classes, weights, default):
+    """The class count to build: the caller's, else the weights', else
+    `default`; an error when the caller's and the weights' disagree."""
+    if weights is None:
+        return default if num_classes is None else num_classes
+    _, metadata = load_weights(weights)
+    stored = metadata.get("num_classes")
+    if num_classes is not None and stored is not None and num_classes != stored:
+        raise ValueError("{}: num_classes={} but the weights in {} have {} "
+                         "classes; load them as they are and call "
+                         "minidl.models.replace_head(model, {}) to fine-tune"
+                         .format(name, num_classes, weights, stored, num_classes))
+    if num_classes is not None:
+        return num_classes
+    return stored if stored is not None else default
+
+
+def _build(name, make, default_classes, num_classes, weights):
+    model = make(_num_classes(name, num_classes, weights, default_classes))
+    if weights is not None:
+        load_into(model, name, weights)
+    return model
+
+
+def resnet20(num_classes=None, weights=None):
+    """CIFAR ResNet-20 (0.27M parameters), 10 classes unless told."""
+    return _build("resnet20", lambda n: cifar_resnet.cifar_resnet(20, n), 10,
+                  num_classes, weights)
+
+
+def resnet32(num_classes=None, weights=None):
+    """CIFAR ResNet-32 (0.46M parameters)."""
+    return _build("resnet32", lambda n: cifar_resnet.cifar_resnet(32, n), 10,
+                  num_classes, weights)
+
+
+def resnet44(num_classes=None, weights=None):
+    """CIFAR ResNet-44 (0.66M parameters)."""
+    return _build("resnet44", lambda n: cifar_resnet.cifar_resnet(44, n), 10,
+                  num_classes, weights)
+
+
+def resnet56(num_classes=None, weights=None):
+    """CIFAR ResNet-56 (0.85M parameters)."""
+    return _build("resnet56", lambda n: cifar_resnet.cifar_resnet(56, n), 10,
+                  num_classes, weights)
+
+
+def resnet110(num_classes=None, weights=None):
+    """CIFAR ResNet-110 (1.7M parameters)."""
+    return _build("resnet110", lambda n: cifar_resnet.cifar_resnet(110, n), 10,
+                  num_classes, weights)
+
+
+def resnet18(num_classes=None, weights=None):
+    """ImageNet ResNet-18 (torchvision layout), 1000 classes unless told."""
+    return _build("resnet18", lambda n: ResNet(BasicBlock, [2, 2, 2, 2], n),
+                  1000, num_classes, weights)
+
+
+def resnet34(num_classes=None, weights=None):
+    """ImageNet ResNet-34 (torchvision layout)."""
+    return _build("resnet34", lambda n: ResNet(BasicBlock, [3, 4, 6, 3], n),
+                  1000, num_classes, weights)
+
+
+def resnet50(num_classes=None, weights=None):
+    """ImageNet ResNet-50 (torchvision layout, Bottleneck blocks)."""
+    return _build("resnet50", lambda n: ResNet(Bottleneck, [3, 4, 6, 3], n),
+                  1000, num_classes, weights)
+
+
+_BUILDERS = {
+    "resnet20": resnet20, "resnet32": resnet32, "resnet44": resnet44,
+    "resnet56": resnet56, "resnet110": resnet110,
+    "resnet18": resnet18, "resnet34": resnet34, "resnet50": resnet50,
+}
+
+CIFAR_MODELS = ("resnet20", "resnet32", "resnet44", "resnet56", "resnet110")
+IMAGENET_MODELS = ("resnet18", "resnet34", "resnet50")
+
+
+def list_models():
+    """Names accepted by :func:`get_model`."""
+    return list(_BUILDERS)
+
+
+def get_model(name, **kwargs):
+    """Build a model by name: ``get_model("resnet20", num_classes=100)``."""
+    if name not in _BUILDERS:
+        raise ValueError("unknown model {!r}; available: {}".format(
+            name, ", ".join(_BUILDERS)))
+    return _BUILDERS[name](**kwargs)
+
+
+def load_pretrained(path, num_classes=None):
+    """(model, metadata) from a converted weights file alone: the
+    architecture comes from its metadata. With `num_classes` different from
+    the file's, the loaded model gets a fresh classifier with that many
+    outputs (for fine-tuning); metadata["input_mean"]/["input_std"] give
+    the input normalisation."""
+    _, metadata = load_weights(path)
+    name = metadata.get("architecture")
+    if name not in _BUILDERS:
+        raise ValueError("load_pretrained: {} does not name a known "
+                         "architecture in its metadata (found {!r}); build the "
+                         "model yourself and pass weights=".format(path, name))
+    model = _BUILDERS[name](weights=path)
+    if num_classes is not None and num_classes != model.num_classes:
+        replace_head(model, num_classes)
+    return model, metadata
+
+
+__all__ = ["BasicBlock", "Bottleneck", "CifarResNet", "ResNet", "get_model",
+           "head_parameter_names", "list_models", "load_pretrained",
+           "load_weights", "replace_head", "resnet110", "resnet18", "resnet20",
+           "resnet32", "resnet34", "resnet44", "resnet50", "resnet56"]

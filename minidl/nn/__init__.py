@@ -1,0 +1,11 @@
+"""minidl.nn: modules, layers, their functional forms and initialisation.
+
+``Module`` (module.py) is the base class; ``Parameter`` (parameter.py) marks
+the tensors to learn; the layers live in ``modules/``, the ops they call in
+``functional/``, and weight initialisation in ``init.py``.
+"""
+from .parameter import Parameter
+from .module import Module
+from .modules import *  # noqa: F401,F403  (Linear, Conv2d, BatchNorm2d, ...)
+from . import functional, init, utils
+

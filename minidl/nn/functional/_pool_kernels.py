@@ -1,0 +1,84 @@
+"""The NumPy kernels of max pooling, registered in :mod:`minidl.kernels`.
+
+Both walk the KH*KW taps of the window: for tap (i, j), the elements that
+tap reads for every output position form one strided slice of the padded
+input, so each step is a whole-array operation and there is no loop over
+images, channels or positions.
+
+A window's choice is stored as its tap number ``i * KW + j`` (int32, shape
+(N, C, OH, OW)); :func:`minidl.nn.functional.max_pool2d` turns it into
+PyTorch's flat indices when asked to return them.
+"""
+import numpy as np
+
+from ... import kernels
+from ._im2col import pad_to_cover
+from ._window import padded_extent, window_slice
+
+
+@kernels.register("max_pool2d_forward", "numpy")
+def max_pool2d_forward(x, kernel_size, stride, padding, dilation, output_size):
+    """The largest element of each window, and which tap it is.
+
+    x: (N, C, H, W); kernel_size (KH, KW), stride (SH, SW), padding
+    (PH, PW), dilation (DH, DW), output_size (OH, OW): pairs of ints.
+    Positions outside x (the padding, and beyond the end in ceil mode)
+    read as -inf.
+
+    Returns (values, taps), both new C-contiguous arrays of shape
+    (N, C, OH, OW): values of x's dtype, and taps (int32) such that
+
+        values[n, c, oh, ow] = x[n, c, oh*SH - PH + i*DH, ow*SW - PW + j*DW]
+        with i, j = divmod(taps[n, c, oh, ow], KW),
+
+    the first tap (in row-major order) holding the maximum, as PyTorch
+    picks; a NaN counts as larger than everything (the last NaN wins).
+    """
+    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = kernel_size, stride, dilation, \
+        output_size
+    extent = padded_extent(output_size, kernel_size, stride, dilation)
+    padded = pad_to_cover(x, padding, extent, -np.inf)
+    values = taps = None
+    for i in range(kh):
+        for j in range(kw):
+            window = padded[:, :, window_slice(i * dh, oh, sh),
+                            window_slice(j * dw, ow, sw)]
+            if values is None:
+                values = window.copy()
+                taps = np.zeros(values.shape, dtype=np.int32)
+                continue
+            # Strictly larger: at ties the earlier tap keeps its place.
+            better = window > values
+            better |= np.isnan(window)
+            np.copyto(values, window, where=better)
+            np.copyto(taps, i * kw + j, where=better)
+    return values, taps
+
+
+@kernels.register("max_pool2d_backward", "numpy")
+def max_pool2d_backward(grad_output, taps, input_size, kernel_size, stride,
+                        padding, dilation):
+    """Send each window's gradient to the element the forward chose.
+
+    grad_output (N, C, OH, OW) and taps (N, C, OH, OW), from
+    :func:`max_pool2d_forward`; input_size (H, W) and the window pairs as
+    there. Returns a new C-contiguous array grad_input (N, C, H, W) of
+    grad_output's dtype, where each element is the sum of the gradients of
+    the windows that chose it (windows may overlap).
+    """
+    n, c, oh, ow = grad_output.shape
+    (h, w), (kh, kw), (sh, sw), (ph, pw), (dh, dw) = input_size, \
+        kernel_size, stride, padding, dilation
+    eh, ew = padded_extent((oh, ow), kernel_size, stride, dilation)
+    rows, columns = max(eh, ph + h), max(ew, pw + w)
+    padded = np.zeros((n, c, rows, columns), dtype=grad_output.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            chosen = taps == i * kw + j
+            target = padded[:, :, window_slice(i * dh, oh, sh),
+                            window_slice(j * dw, ow, sw)]
+            # where(), not a product with the mask: 0 * inf would be NaN.
+            target += np.where(chosen, grad_output, 0)
+    if (ph, pw) == (0, 0) and (rows, columns) == (h, w):
+        return padded
+    return np.ascontiguousarray(padded[:, :, ph:ph + h, pw:pw + w])

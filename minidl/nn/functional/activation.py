@@ -1,0 +1,214 @@
+"""Activation functions: relu, gelu (and the erf it needs), sigmoid, tanh,
+softmax, log_softmax; and pad.
+
+sigmoid, tanh, softmax, log_softmax and pad are the ops of :mod:`minidl.ops`,
+given PyTorch's functional signatures here. relu and gelu are ops of their
+own, written for speed: one pass forward, and a backward made of Tensor ops
+so it can be differentiated again.
+"""
+import math
+
+from ...autograd.function import Function
+from ...backend import get_array_module
+from ...ops import elementwise as _elementwise
+from ...ops import shape as _shape
+from ...ops.softmax import log_softmax as _log_softmax
+from ...ops.softmax import softmax as _softmax
+
+
+# -- relu ---------------------------------------------------------------------
+
+class ReLU(Function):
+    """y = max(x, 0), any shape.
+
+    dy/dx = 1 where y > 0, else 0 (0 at x = 0, as PyTorch), so
+    dx = gy * (y > 0). The mask is read from the output, which the next
+    layer keeps anyway, so relu costs no extra memory for backward.
+    """
+
+    def to_save(self, inputs, outputs):
+        return outputs
+
+    def forward(self, x):
+        return get_array_module(x).maximum(x, 0)
+
+    def backward(self, gy):
+        from ...tensor import Tensor
+        y, = self.saved_tensors
+        # A constant mask: its own derivative is zero almost everywhere.
+        return gy * Tensor(y.data > 0)
+
+
+def relu(input, inplace=False):
+    """max(input, 0) element-wise. With ``inplace=True`` the result is
+    written into `input`, which is returned."""
+    result = ReLU()(input)
+    return input._assign(result) if inplace else result
+
+
+# -- erf ------------------------------------------------------------------------
+#
+# NumPy has no erf, so it is computed here in float64 from two classic
+# expansions, each used where it converges fast:
+#
+# * |x| < 2: the Maclaurin series
+#       erf(x) = 2/sqrt(pi) * sum_n (-1)^n x^(2n+1) / (n! (2n+1)),
+#   30 terms, evaluated by Horner's rule in x^2;
+# * |x| >= 2: Laplace's continued fraction for the complement
+#       erfc(x) = exp(-x^2)/sqrt(pi) / (x + (1/2)/(x + 1/(x + (3/2)/(x + ...)))),
+#   40 levels, evaluated from the bottom up; erf(x) = sign(x) (1 - erfc(|x|)).
+#
+# Both give a relative error below 1e-14 against math.erf (tests check it).
+
+_SERIES_LIMIT = 2.0
+_SERIES_TERMS = 30
+_FRACTION_DEPTH = 40
+# c_n = (-1)^n / (n! (2n + 1)), highest n first for Horner's rule.
+_SERIES_COEFFICIENTS = [(-1) ** n / (math.factorial(n) * (2 * n + 1))
+                        for n in range(_SERIES_TERMS, -1, -1)]
+
+
+def _erf_series(x):
+    """erf(x) for |x| < 2 (float64 array), by the Maclaurin series."""
+    xp = get_array_module(x)
+    z = x * x
+    total = xp.zeros_like(x)
+    for coefficient in _SERIES_COEFFICIENTS:
+        total = total * z + coefficient
+    return (2 / math.sqrt(math.pi)) * x * total
+
+
+def _erfc_fraction(x):
+    """erfc(x) for x >= 2 (float64 array), by the continued fraction."""
+    xp = get_array_module(x)
+    denominator = x
+    for k in range(_FRACTION_DEPTH, 0, -1):
+        denominator = x + (k / 2) / denominator
+    return xp.exp(-x * x) / (math.sqrt(math.pi) * denominator)
+
+
+def erf_array(x):
+    """The error function of an array, element-wise, in x's dtype.
+
+    Computed in float64 whatever x's dtype, then cast back.
+    """
+    xp = get_array_module(x)
+    x64 = xp.asarray(x, dtype=xp.float64)
+    result = xp.empty_like(x64)
+    small = xp.abs(x64) < _SERIES_LIMIT
+    large = ~small  # also holds inf and nan, which the fraction passes on
+    result[small] = _erf_series(x64[small])
+    outer = x64[large]
+    result[large] = xp.sign(outer) * (1 - _erfc_fraction(xp.abs(outer)))
+    return result.astype(x.dtype, copy=False)
+
+
+class Erf(Function):
+    """y = erf(x) = 2/sqrt(pi) * integral from 0 to x of exp(-t^2) dt.
+
+    dy/dx = 2/sqrt(pi) * exp(-x^2).
+    """
+
+    def to_save(self, inputs, outputs):
+        return inputs
+
+    def forward(self, x):
+        return erf_array(x)
+
+    def backward(self, gy):
+        x, = self.saved_tensors
+        return gy * ((-(x * x)).exp() * (2 / math.sqrt(math.pi)))
+
+
+def erf(input):
+    """The error function, element-wise (differentiable to any order)."""
+    return Erf()(input)
+
+
+# -- gelu -----------------------------------------------------------------------
+
+_SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
+_TANH_CUBIC = 0.044715
+
+
+class GELU(Function):
+    """y = x * Phi(x), Phi the standard normal CDF, any shape.
+
+    approximate='none': Phi(x) = (1 + erf(x / sqrt(2))) / 2, and
+        dy/dx = Phi(x) + x * phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi).
+    approximate='tanh': Phi(x) ~ (1 + tanh(u)) / 2 with
+        u = sqrt(2/pi) (x + 0.044715 x^3), and
+        dy/dx = (1 + t) / 2 + x (1 - t^2) / 2 * sqrt(2/pi) (1 + 3 * 0.044715 x^2),
+        t = tanh(u).
+    The backward is built from Tensor ops (erf, exp, tanh), so it can be
+    differentiated again.
+    """
+
+    def __init__(self, approximate):
+        self.approximate = approximate
+
+    def to_save(self, inputs, outputs):
+        return inputs
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        if self.approximate == "tanh":
+            u = _SQRT_2_OVER_PI * (x + _TANH_CUBIC * x * x * x)
+            return 0.5 * x * (1 + xp.tanh(u))
+        return 0.5 * x * (1 + erf_array(x * (1 / math.sqrt(2))))
+
+    def backward(self, gy):
+        x, = self.saved_tensors
+        if self.approximate == "tanh":
+            u = (x + x * x * x * _TANH_CUBIC) * _SQRT_2_OVER_PI
+            t = u.tanh()
+            du_dx = (x * x * (3 * _TANH_CUBIC) + 1) * _SQRT_2_OVER_PI
+            slope = (t + 1) * 0.5 + x * (1 - t * t) * du_dx * 0.5
+        else:
+            cdf = (erf(x * (1 / math.sqrt(2))) + 1) * 0.5
+            density = (x * x * -0.5).exp() * (1 / math.sqrt(2 * math.pi))
+            slope = cdf + x * density
+        return gy * slope
+
+
+def gelu(input, approximate="none"):
+    """Gaussian error linear unit, x * Phi(x) (see :class:`GELU`)."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError("gelu: approximate must be 'none' or 'tanh', got {!r}"
+                         .format(approximate))
+    return GELU(approximate)(input)
+
+
+# -- the ops of minidl.ops, with PyTorch's functional signatures ---------------
+
+def sigmoid(input):
+    """1 / (1 + exp(-input)) element-wise."""
+    return _elementwise.sigmoid(input)
+
+
+def tanh(input):
+    """tanh(input) element-wise."""
+    return _elementwise.tanh(input)
+
+
+def softmax(input, dim, dtype=None):
+    """exp(input) / sum(exp(input)) along `dim` (computed stably).
+
+    With `dtype`, input is converted to it first (as PyTorch).
+    """
+    if dtype is not None:
+        input = input.to(dtype=dtype)
+    return _softmax(input, dim)
+
+
+def log_softmax(input, dim, dtype=None):
+    """input - logsumexp(input) along `dim` (computed stably)."""
+    if dtype is not None:
+        input = input.to(dtype=dtype)
+    return _log_softmax(input, dim)
+
+
+def pad(input, pad, mode="constant", value=0):
+    """`input` with constant borders; `pad` is PyTorch's (left, right, top,
+    bottom, ...) starting from the last dim."""
+    return _shape.pad(input, pad, mode, value)

@@ -1,0 +1,361 @@
+"""conv2d and conv_transpose2d: 2-D convolution and its adjoint.
+
+Shapes, as in PyTorch: input x (N, C_in, H, W), weight W
+(C_out, C_in/G, KH, KW), output y (N, C_out, OH, OW), where G = groups
+splits the channels into G independent convolutions:
+
+    y[n, o, oh, ow] = b[o] + sum over c, i, j of
+                      W[o, c, i, j] * x[n, g*C_in/G + c, oh*SH - PH + i*DH,
+                                                         ow*SW - PW + j*DW]
+
+with g = o // (C_out/G), and x read as 0 outside the input (padding).
+
+How it is computed: im2col copies every window of x into a column (see
+``_im2col.py``), giving a matrix of C_in*KH*KW rows and N*OH*OW columns;
+then one matrix product per group, W_g (C_out/G, C_in/G*KH*KW) @ cols_g,
+does all the arithmetic, for all images at once.
+
+Gradients: three ops, each the derivative of the others, so that backward
+of backward works:
+
+* :class:`Conv2d` (x, W) -> y.
+* :class:`ConvTranspose2d` (z, W) -> the adjoint of Conv2d in x: W^T @ z,
+  folded back onto the input by col2im. dx of Conv2d is
+  ConvTranspose2d(gy, W); it is also the public ``conv_transpose2d``.
+* :class:`Conv2dWeight` (x, gy) -> dW = gy_g @ cols_g^T per group.
+"""
+from ... import kernels
+from ...autograd.function import Function
+from ...backend import get_array_module
+from . import _im2col  # noqa: F401  (registers the im2col/col2im kernels)
+from ._window import (check_non_negative, check_positive, conv_output_size,
+                      effective_kernel, pair)
+from ._workspace import scratch
+
+
+# -- the arithmetic, on arrays ---------------------------------------------
+
+def conv2d_array(x, weight, bias, stride, padding, dilation, groups,
+                 output_size):
+    """y (N, C_out, OH, OW) = conv2d(x, weight) + bias, on plain arrays."""
+    xp = get_array_module(x)
+    n, c_in = x.shape[:2]
+    c_out, c_group, kh, kw = weight.shape
+    oh, ow = output_size
+    # The column matrix is large and short-lived: a reused scratch buffer.
+    cols = scratch("cols", (c_in, kh, kw, n, oh, ow), x)
+    kernels.get("im2col", xp)(x, (kh, kw), stride, padding, dilation,
+                              output_size, out=cols)
+    # One product per group: (G, C_out/G, K) @ (G, K, N*OH*OW), K = C_in/G*KH*KW.
+    product = scratch("product", (c_out, n, oh, ow), x)
+    xp.matmul(weight.reshape(groups, c_out // groups, c_group * kh * kw),
+              cols.reshape(groups, c_group * kh * kw, n * oh * ow),
+              out=product.reshape(groups, c_out // groups, n * oh * ow))
+    # The product comes out as (C_out, N, OH, OW); one copy puts it in
+    # (N, C_out, OH, OW) order, and adds the bias on the way.
+    y = xp.empty((n, c_out, oh, ow), dtype=x.dtype)
+    if bias is None:
+        y[...] = product.transpose(1, 0, 2, 3)
+    else:
+        xp.add(product.transpose(1, 0, 2, 3), bias.reshape(1, c_out, 1, 1),
+               out=y)
+    return y
+
+
+def conv_transpose2d_array(z, weight, bias, stride, padding, dilation, groups,
+                           output_size):
+    """The adjoint of conv2d_array in x, on plain arrays.
+
+    z (N, C_out, OH, OW) and weight (C_out, C_in/G, KH, KW) give
+    x (N, C_in, H, W), (H, W) = output_size: per group, cols_g = W_g^T @ z_g
+    (C_in/G*KH*KW rows, N*OH*OW columns), then col2im adds each column back
+    onto the window it belongs to.
+    """
+    xp = get_array_module(z)
+    n, c_out, oh, ow = z.shape
+    c_group, kh, kw = weight.shape[1:]
+    c_in = c_group * groups
+    # z in (C_out, N, OH, OW) order, so that each group's rows are a matrix.
+    z_by_channel = scratch("product", (c_out, n, oh, ow), z)
+    z_by_channel[...] = z.transpose(1, 0, 2, 3)
+    cols = scratch("cols", (c_in, kh, kw, n, oh, ow), z)
+    w = weight.reshape(groups, c_out // groups, c_group * kh * kw)
+    xp.matmul(w.transpose(0, 2, 1),  # a view: BLAS reads W_g transposed
+              z_by_channel.reshape(groups, c_out // groups, n * oh * ow),
+              out=cols.reshape(groups, c_group * kh * kw, n * oh * ow))
+    x = kernels.get("col2im", xp)(cols, output_size, stride, padding, dilation)
+    if bias is not None:
+        x += bias.reshape(1, c_in, 1, 1)
+    return x
+
+
+def conv2d_weight_array(x, gy, kernel_size, stride, padding, dilation, groups):
+    """dW (C_out, C_in/G, KH, KW) of conv2d from x and gy, on plain arrays:
+    per group, gy_g (C_out/G, N*OH*OW) @ cols_g^T (N*OH*OW, C_in/G*KH*KW)."""
+    xp = get_array_module(x)
+    n, c_in = x.shape[:2]
+    c_out, oh, ow = gy.shape[1:]
+    kh, kw = kernel_size
+    c_group = c_in // groups
+    cols = scratch("cols", (c_in, kh, kw, n, oh, ow), x)
+    kernels.get("im2col", xp)(x, kernel_size, stride, padding, dilation,
+                              (oh, ow), out=cols)
+    gy_by_channel = scratch("product", (c_out, n, oh, ow), gy)
+    gy_by_channel[...] = gy.transpose(1, 0, 2, 3)
+    gw = xp.matmul(gy_by_channel.reshape(groups, c_out // groups, n * oh * ow),
+                   cols.reshape(groups, c_group * kh * kw, n * oh * ow)
+                   .transpose(0, 2, 1))  # a view: BLAS reads cols transposed
+    return gw.reshape(c_out, c_group, kh, kw)
+
+
+# -- the ops -----------------------------------------------------------------
+
+class _ConvOp(Function):
+    """What the three convolution ops share: the window geometry."""
+
+    def __init__(self, stride, padding, dilation, groups):
+        self.stride, self.padding = stride, padding
+        self.dilation, self.groups = dilation, groups
+
+    def geometry(self):
+        return self.stride, self.padding, self.dilation, self.groups
+
+
+class Conv2d(_ConvOp):
+    """y = conv2d(x, W) + b (formula in the module docstring).
+
+    x (N, C_in, H, W), W (C_out, C_in/G, KH, KW), b (C_out,) optional,
+    y (N, C_out, OH, OW), (OH, OW) = output_size.
+
+    dx = ConvTranspose2d(gy, W);  dW = Conv2dWeight(x, gy);
+    db = gy summed over N, OH, OW.
+    """
+
+    def __init__(self, stride, padding, dilation, groups, output_size):
+        super().__init__(stride, padding, dilation, groups)
+        self.output_size = output_size
+
+    def to_save(self, inputs, outputs):
+        return inputs[:2]
+
+    def forward(self, x, weight, bias=None):
+        return conv2d_array(x, weight, bias, *self.geometry(), self.output_size)
+
+    def backward(self, gy):
+        x, weight = self.saved_tensors
+        needs = self.needs_input_grad
+        gx = gw = gb = None
+        if needs[0]:
+            gx = ConvTranspose2d(*self.geometry(), x.shape[2:])(gy, weight)
+        if needs[1]:
+            gw = Conv2dWeight(*self.geometry(), weight.shape[2:])(x, gy)
+        if len(needs) > 2 and needs[2]:
+            gb = gy.sum(dim=(0, 2, 3))
+        return (gx, gw) if len(needs) == 2 else (gx, gw, gb)
+
+
+class ConvTranspose2d(_ConvOp):
+    """u = conv_transpose2d(z, W) + b: the adjoint of Conv2d in its input.
+
+    z (N, C_out, OH, OW), W (C_out, C_in/G, KH, KW) (the weight of the
+    convolution it transposes), b (C_in,) optional, u (N, C_in, H, W),
+    (H, W) = output_size. For every a: <Conv2d(a, W), z> = <a, u - b>.
+
+    dz = Conv2d(gu, W);  dW = Conv2dWeight(gu, z);  db = gu summed over
+    N, H, W.
+    """
+
+    def __init__(self, stride, padding, dilation, groups, output_size):
+        super().__init__(stride, padding, dilation, groups)
+        self.output_size = output_size
+
+    def to_save(self, inputs, outputs):
+        return inputs[:2]
+
+    def forward(self, z, weight, bias=None):
+        return conv_transpose2d_array(z, weight, bias, *self.geometry(),
+                                      self.output_size)
+
+    def backward(self, gu):
+        z, weight = self.saved_tensors
+        needs = self.needs_input_grad
+        gz = gw = gb = None
+        if needs[0]:
+            gz = Conv2d(*self.geometry(), z.shape[2:])(gu, weight)
+        if needs[1]:
+            gw = Conv2dWeight(*self.geometry(), weight.shape[2:])(gu, z)
+        if len(needs) > 2 and needs[2]:
+            gb = gu.sum(dim=(0, 2, 3))
+        return (gz, gw) if len(needs) == 2 else (gz, gw, gb)
+
+
+class Conv2dWeight(_ConvOp):
+    """dW = the weight gradient of conv2d, from x and gy.
+
+    x (N, C_in, H, W), gy (N, C_out, OH, OW), dW (C_out, C_in/G, KH, KW),
+    (KH, KW) = kernel_size. dW is bilinear in (x, gy): for a gradient ggW,
+    dx = ConvTranspose2d(gy, ggW) and dgy = Conv2d(x, ggW).
+    """
+
+    def __init__(self, stride, padding, dilation, groups, kernel_size):
+        super().__init__(stride, padding, dilation, groups)
+        self.kernel_size = kernel_size
+
+    def to_save(self, inputs, outputs):
+        return inputs
+
+    def forward(self, x, gy):
+        return conv2d_weight_array(x, gy, self.kernel_size, *self.geometry())
+
+    def backward(self, ggw):
+        x, gy = self.saved_tensors
+        gx = ggy = None
+        if self.needs_input_grad[0]:
+            gx = ConvTranspose2d(*self.geometry(), x.shape[2:])(gy, ggw)
+        if self.needs_input_grad[1]:
+            ggy = Conv2d(*self.geometry(), gy.shape[2:])(x, ggw)
+        return gx, ggy
+
+
+# -- the public functions: argument checks, then the op ----------------------
+
+def _as_batch(input, op):
+    """(input as 4-D, whether it was a single 3-D image)."""
+    if input.ndim == 3:
+        return input.unsqueeze(0), True
+    if input.ndim != 4:
+        raise ValueError("{}: expected a 4-D input (N, C, H, W) or a 3-D one "
+                         "(C, H, W), got shape {}".format(op, input.shape))
+    return input, False
+
+
+def _check_weight_and_bias(input, weight, bias, groups, bias_size, op):
+    if weight.ndim != 4:
+        raise ValueError("{}: expected a 4-D weight, got shape {}".format(
+            op, weight.shape))
+    if not isinstance(groups, int) or groups < 1:
+        raise ValueError("{}: groups must be a positive int, got {!r}".format(
+            op, groups))
+    if weight.dtype != input.dtype or (bias is not None
+                                       and bias.dtype != input.dtype):
+        raise ValueError("{}: input ({}), weight ({}) and bias ({}) must have "
+                         "the same dtype".format(
+                             op, input.dtype, weight.dtype,
+                             None if bias is None else bias.dtype))
+    if bias is not None and tuple(bias.shape) != (bias_size,):
+        raise ValueError("{}: bias of shape {} for weight of shape {} "
+                         "(expected ({},))".format(op, bias.shape, weight.shape,
+                                                   bias_size))
+
+
+def _same_padding(dilation, kernel_size, stride, op):
+    """padding='same': the output keeps the input size (stride 1 only).
+
+    The total padding D(K-1) is split with the odd one at the end (bottom,
+    right), as in PyTorch; the end's share is implied by the output size.
+    """
+    if stride != (1, 1):
+        raise ValueError("{}: padding='same' needs stride 1, got stride {}"
+                         .format(op, stride))
+    return tuple(d * (k - 1) // 2 for d, k in zip(dilation, kernel_size))
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution over a batch of images (PyTorch's conv2d).
+
+    input (N, C_in, H, W) or (C_in, H, W); weight (C_out, C_in/groups, KH,
+    KW); bias (C_out,) or None; stride, padding, dilation: an int or a
+    pair (padding may also be 'valid' or 'same'). Returns
+    (N, C_out, OH, OW) with OH = floor((H + 2 PH - DH (KH - 1) - 1) / SH) + 1
+    (OW likewise). See :class:`Conv2d` for the gradients.
+    """
+    op = "conv2d"
+    x, single = _as_batch(input, op)
+    stride, dilation = pair(stride, "stride", op), pair(dilation, "dilation", op)
+    check_positive(stride, "stride", op)
+    check_positive(dilation, "dilation", op)
+    _check_weight_and_bias(x, weight, bias, groups, weight.shape[0]
+                           if weight.ndim == 4 else None, op)
+    c_in, (h, w) = x.shape[1], x.shape[2:]
+    c_out, c_group, kh, kw = weight.shape
+    if c_in % groups or c_out % groups:
+        raise ValueError("{}: groups={} must divide both the input channels "
+                         "({}, input shape {}) and the output channels ({}, "
+                         "weight shape {})".format(op, groups, c_in, x.shape,
+                                                   c_out, weight.shape))
+    if c_group * groups != c_in:
+        raise ValueError("{}: input of shape {} has {} channels, but weight of "
+                         "shape {} with groups={} expects {} (weight.shape[1] "
+                         "* groups)".format(op, x.shape, c_in, weight.shape,
+                                            groups, c_group * groups))
+    extent = effective_kernel((kh, kw), dilation)
+    if padding == "valid":
+        padding = (0, 0)
+    if padding == "same":
+        padding = _same_padding(dilation, (kh, kw), stride, op)
+        output_size = (h, w)
+        total = tuple(e - 1 for e in extent)
+    else:
+        padding = pair(padding, "padding", op)
+        check_non_negative(padding, "padding", op)
+        output_size = conv_output_size((h, w), (kh, kw), stride, padding,
+                                       dilation)
+        total = tuple(2 * p for p in padding)
+    if any(e > size + t for e, size, t in zip(extent, (h, w), total)):
+        raise ValueError("{}: kernel of size {} (dilated: {}) is larger than "
+                         "the padded input ({}, {}) (input shape {}, padding "
+                         "{}, weight shape {})".format(
+                             op, (kh, kw), extent, h + total[0], w + total[1],
+                             x.shape, padding, weight.shape))
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    y = Conv2d(stride, padding, dilation, groups, output_size)(*inputs)
+    return y.squeeze(0) if single else y
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0,
+                     output_padding=0, groups=1, dilation=1):
+    """2-D transposed convolution (PyTorch's conv_transpose2d): the gradient
+    of conv2d with respect to its input, used as a layer that upsamples.
+
+    input (N, C_in, H, W) or (C_in, H, W); weight (C_in, C_out/groups, KH,
+    KW); bias (C_out,) or None. Returns (N, C_out, OH, OW) with
+    OH = (H - 1) SH - 2 PH + DH (KH - 1) + output_padding + 1 (OW likewise).
+    See :class:`ConvTranspose2d` for the gradients.
+    """
+    op = "conv_transpose2d"
+    x, single = _as_batch(input, op)
+    stride, dilation = pair(stride, "stride", op), pair(dilation, "dilation", op)
+    padding = pair(padding, "padding", op)
+    output_padding = pair(output_padding, "output_padding", op)
+    check_positive(stride, "stride", op)
+    check_positive(dilation, "dilation", op)
+    check_non_negative(padding, "padding", op)
+    check_non_negative(output_padding, "output_padding", op)
+    _check_weight_and_bias(x, weight, bias, groups, weight.shape[1] * groups
+                           if weight.ndim == 4 else None, op)
+    c_in, (h, w) = x.shape[1], x.shape[2:]
+    c_weight, c_group, kh, kw = weight.shape
+    if c_in % groups:
+        raise ValueError("{}: groups={} must divide the input channels ({}, "
+                         "input shape {})".format(op, groups, c_in, x.shape))
+    if c_weight != c_in:
+        raise ValueError("{}: input of shape {} has {} channels, but weight of "
+                         "shape {} expects {} (weight.shape[0])".format(
+                             op, x.shape, c_in, weight.shape, c_weight))
+    if any(o >= s and o >= d for o, s, d in zip(output_padding, stride,
+                                                dilation)):
+        raise ValueError("{}: output_padding {} must be smaller than either "
+                         "stride {} or dilation {}".format(
+                             op, output_padding, stride, dilation))
+    output_size = tuple(
+        (size - 1) * s - 2 * p + d * (k - 1) + o + 1 for size, s, p, d, k, o
+        in zip((h, w), stride, padding, dilation, (kh, kw), output_padding))
+    if any(size < 1 for size in output_size):
+        raise ValueError("{}: the output would be {} for input shape {}, "
+                         "weight shape {}, stride {}, padding {}, dilation {} "
+                         "(padding too large)".format(
+                             op, output_size, x.shape, weight.shape, stride,
+                             padding, dilation))
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    y = ConvTranspose2d(stride, padding, dilation, groups, output_size)(*inputs)
+    return y.squeeze(0) if single else y

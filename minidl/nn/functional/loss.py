@@ -1,0 +1,412 @@
+"""Losses: cross_entropy, nll_loss, mse_loss (PyTorch's definitions).
+
+Shapes: input (N, C) or (N, C, d1, d2, ...) (or unbatched (C,)); a
+class-index target has the input's shape without C, integer dtype; a
+class-probability target (cross_entropy only) has the input's shape.
+
+Weighting with class-index targets, as PyTorch: element i with target t_i
+gets weight w[t_i] (1 without `weight`) and weight 0 when t_i equals
+`ignore_index`. reduction='mean' divides the summed loss by the sum of
+those weights (not by the number of elements); 'sum' sums; 'none' keeps
+one loss per element.
+"""
+import warnings
+
+import numpy as np
+
+from ... import kernels
+from ...autograd.function import Function
+from ...autograd.grad_mode import is_grad_enabled
+from ...backend import get_array_module
+from .activation import log_softmax, softmax
+
+_REDUCTIONS = ("none", "mean", "sum")
+
+
+# -- checks shared by the losses -------------------------------------------------
+
+def _check_reduction(op, reduction):
+    if reduction not in _REDUCTIONS:
+        raise ValueError("{}: reduction must be 'none', 'mean' or 'sum', got "
+                         "{!r}".format(op, reduction))
+
+
+def _batched(op, input, target):
+    """input and target with a batch dim added when input is unbatched (C,)."""
+    if input.ndim == 0:
+        raise ValueError("{}: input must have a class dim, got a 0-d tensor"
+                         .format(op))
+    if input.ndim == 1:
+        return input.unsqueeze(0), target.reshape((1,) + target.shape), True
+    return input, target, False
+
+
+def _class_targets(op, input, target, ignore_index):
+    """Check an integer class-index target against input (N, C, *).
+
+    Returns the target array reshaped to (N, S), S the product of *.
+    """
+    xp = get_array_module(input.data)
+    expected = (input.shape[0],) + input.shape[2:]
+    if target.dtype.kind not in "iu":
+        raise ValueError(
+            "{}: class-index target must have an integer dtype, got {} (target "
+            "shape {}, input shape {}){}".format(
+                op, target.dtype, target.shape, input.shape,
+                "; a float target of the input's shape is read as class "
+                "probabilities by cross_entropy" if op == "cross_entropy"
+                else ""))
+    if target.shape != expected:
+        raise ValueError("{}: target of shape {} does not fit input of shape {} "
+                         "(expected target shape {})".format(
+                             op, target.shape, input.shape, expected))
+    classes = input.shape[1]
+    labels = xp.asarray(target.data)
+    bad = ((labels < 0) | (labels >= classes)) & (labels != ignore_index)
+    if bool(bad.any()):
+        value = int(labels[bad].reshape(-1)[0])
+        raise ValueError("{}: target value {} is out of range: classes are "
+                         "0..{} (ignore_index {}); input shape {}, target shape "
+                         "{}".format(op, value, classes - 1, ignore_index,
+                                     input.shape, target.shape))
+    return labels.reshape(input.shape[0], -1)
+
+
+def _class_weight(op, weight, input):
+    """The (C,) weight array in input's dtype, or None."""
+    if weight is None:
+        return None
+    if tuple(weight.shape) != (input.shape[1],):
+        raise ValueError("{}: weight of shape {} does not match the {} classes "
+                         "of input of shape {} (expected ({},))".format(
+                             op, tuple(weight.shape), input.shape[1],
+                             input.shape, input.shape[1]))
+    data = weight.data if hasattr(weight, "grad_fn") else weight
+    return get_array_module(input.data).asarray(data, dtype=input.dtype)
+
+
+def _as_three_dims(value):
+    """An (N, C, *) array or Tensor as (N, C, S), S = prod(*) (a view when
+    it is contiguous)."""
+    return value.reshape(value.shape[0], value.shape[1], -1)
+
+
+def _restore(loss, target_shape, unbatched):
+    """A 'none' loss (N, S) back to the target's shape."""
+    return loss.reshape(target_shape[1:] if unbatched else target_shape)
+
+
+# -- the fused softmax cross-entropy ------------------------------------------------
+
+@kernels.register("softmax_cross_entropy")
+def softmax_cross_entropy(logits, target, weight, ignore_index,
+                          label_smoothing):
+    """Cross-entropy of logits with class indices, on arrays.
+
+    logits: (N, C, S) array; target: (N, S) integer array (values in [0, C)
+    or ignore_index); weight: (C,) array of logits' dtype, or None;
+    label_smoothing: a float in [0, 1].
+
+    Returns (loss, target_weight, probabilities): loss (N, S) is each
+    element's weighted loss (0 where ignored), target_weight (N, S) is
+    w[t] (0 where ignored), probabilities (N, C, S) = softmax over C.
+    All of logits' dtype. With logp = log_softmax(logits), eps =
+    label_smoothing:
+        loss = (1 - eps) * (-w[t] logp[t]) + eps / C * (-sum_c w[c] logp[c])
+    Stable for large logits: the max over C is subtracted first.
+    """
+    xp = get_array_module(logits)
+    classes = logits.shape[1]
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exponentials = xp.exp(shifted)
+    total = exponentials.sum(axis=1, keepdims=True)
+    log_probabilities = shifted - xp.log(total)
+    probabilities = exponentials / total
+    kept = target != ignore_index
+    safe_target = xp.where(kept, target, 0)
+    if weight is None:
+        target_weight = kept.astype(logits.dtype)
+    else:
+        target_weight = weight[safe_target] * kept
+    picked = xp.take_along_axis(log_probabilities, safe_target[:, None, :],
+                                axis=1)[:, 0, :]
+    loss = -picked * target_weight
+    if label_smoothing:
+        if weight is None:
+            smooth = -log_probabilities.sum(axis=1)
+        else:
+            smooth = -(log_probabilities * weight[None, :, None]).sum(axis=1)
+        loss = (1 - label_smoothing) * loss \
+            + (label_smoothing / classes) * (smooth * kept)
+    return loss, target_weight, probabilities
+
+
+@kernels.register("softmax_cross_entropy_backward")
+def softmax_cross_entropy_backward(grad_loss, probabilities, target, weight,
+                                   target_weight, ignore_index,
+                                   label_smoothing):
+    """Gradient of :func:`softmax_cross_entropy`'s loss w.r.t. the logits.
+
+    grad_loss: (N, S) array (the gradient of each element's loss);
+    probabilities: (N, C, S); target, target_weight: (N, S); weight: (C,)
+    or None. Returns the (N, C, S) gradient:
+        grad = g * ((1 - eps) * w[t] * (p - onehot(t))
+                    + eps / C * (p * sum_c w[c] - w) * kept)
+    """
+    xp = get_array_module(probabilities)
+    classes = probabilities.shape[1]
+    kept = target != ignore_index
+    per_element, onehot_part, smooth_part = _cross_entropy_coefficients(
+        xp, target, weight, target_weight, kept, classes, label_smoothing,
+        probabilities.dtype)
+    g = grad_loss[:, None, :]
+    grad = probabilities * (g * per_element)
+    grad -= onehot_part * g
+    if smooth_part is not None:
+        grad -= smooth_part * g
+    return grad
+
+
+def _cross_entropy_coefficients(xp, target, weight, target_weight, kept,
+                                classes, label_smoothing, dtype):
+    """The pieces of grad = g * (p * a - b - c) (see the backward kernel).
+
+    a: (N, 1, S) multiplies p; b: (N, C, S), (1 - eps) w[t] at the target
+    class; c: (N, C, S), eps / C * w * kept, or None without smoothing.
+    """
+    keep = 1 - label_smoothing
+    weight_total = classes if weight is None else weight.sum()
+    per_element = keep * target_weight
+    if label_smoothing:
+        per_element = per_element + (label_smoothing / classes) \
+            * weight_total * kept
+    class_index = xp.arange(classes).reshape(1, classes, 1)
+    onehot = class_index == target[:, None, :]
+    onehot_part = onehot * (keep * target_weight)[:, None, :]
+    smooth_part = None
+    if label_smoothing:
+        class_weight = xp.ones(classes, dtype=dtype) if weight is None \
+            else weight
+        smooth_part = (label_smoothing / classes) \
+            * class_weight[None, :, None] * kept[:, None, :]
+    return (per_element[:, None, :].astype(dtype, copy=False),
+            onehot_part.astype(dtype, copy=False),
+            None if smooth_part is None
+            else smooth_part.astype(dtype, copy=False))
+
+
+class SoftmaxCrossEntropy(Function):
+    """loss = reduce(cross-entropy of softmax(x) over dim 1, class indices t).
+
+    Shapes: x (N, C, *) logits, seen as (N, C, S) with S = prod(*); t (N, S)
+    (held by the op, no gradient); output () for 'mean'/'sum', the target's
+    shape (N, *) for 'none'.
+
+    dx = g_i * ((1 - eps) w[t] (p - onehot(t)) + eps / C (p sum(w) - w)),
+    with g_i the gradient of element i's loss (the output gradient divided
+    by sum(w[t]) for 'mean'). The backward uses the fused kernel, or, when
+    it is being recorded (create_graph=True), the same formula with
+    p = softmax(x) as a Tensor op, so it can be differentiated again.
+    """
+
+    def __init__(self, target, weight, ignore_index, reduction,
+                 label_smoothing):
+        self.target, self.weight = target, weight
+        self.ignore_index, self.reduction = ignore_index, reduction
+        self.label_smoothing = label_smoothing
+
+    def to_save(self, inputs, outputs):
+        return inputs
+
+    def forward(self, logits):
+        xp = get_array_module(logits)
+        self.logits_shape = logits.shape
+        cross_entropy_kernel = kernels.get("softmax_cross_entropy", xp)
+        loss, self.target_weight, self.probabilities = cross_entropy_kernel(
+            _as_three_dims(logits), self.target, self.weight,
+            self.ignore_index, self.label_smoothing)
+        if self.reduction == "none":
+            return loss.reshape(self.logits_shape[:1] + self.logits_shape[2:])
+        total = loss.sum()
+        if self.reduction == "mean":
+            self.weight_sum = self.target_weight.sum().item()
+            # 0 / 0 = nan when every target is ignored, as in PyTorch
+            # (quietly: NumPy would warn).
+            with np.errstate(invalid="ignore", divide="ignore"):
+                total = total / self.weight_sum
+        return xp.asarray(total, dtype=logits.dtype)
+
+    def _grad_scale(self):
+        """What each element's loss gradient is, per unit of output gradient.
+
+        If every element is ignored the 'mean' is 0 / 0 = nan and the
+        gradient 0, as in PyTorch.
+        """
+        if self.reduction == "mean":
+            return 1 / self.weight_sum if self.weight_sum else 0.0
+        return 1.0
+
+    def backward(self, g):
+        logits, = self.saved_tensors
+        if is_grad_enabled():  # create_graph=True: a differentiable graph
+            return self._backward_with_tensor_ops(g, logits)
+        from ...tensor import Tensor
+        xp = get_array_module(logits.data)
+        # The gradient of each element's loss, as an (N, S) array.
+        grad_loss = g.data * g.dtype.type(self._grad_scale())
+        grad_loss = xp.broadcast_to(grad_loss.reshape(self.target.shape)
+                                    if self.reduction == "none" else grad_loss,
+                                    self.target.shape)
+        backward = kernels.get("softmax_cross_entropy_backward", xp)
+        grad = backward(grad_loss, self.probabilities, self.target,
+                        self.weight, self.target_weight, self.ignore_index,
+                        self.label_smoothing)
+        return Tensor(grad.reshape(self.logits_shape))
+
+    def _backward_with_tensor_ops(self, g, logits):
+        from ...tensor import Tensor
+        xp = get_array_module(logits.data)
+        kept = self.target != self.ignore_index
+        per_element, onehot_part, smooth_part = _cross_entropy_coefficients(
+            xp, self.target, self.weight, self.target_weight, kept,
+            logits.shape[1], self.label_smoothing, logits.dtype)
+        constant = onehot_part if smooth_part is None \
+            else onehot_part + smooth_part
+        probabilities = softmax(_as_three_dims(logits), 1)
+        g = g * self._grad_scale()
+        # g as (N, 1, S), to broadcast over the classes.
+        if self.reduction == "none":
+            g = g.reshape(self.target.shape).unsqueeze(1)
+        else:
+            g = g.reshape(1, 1, 1).expand(self.target.shape[0], 1,
+                                          self.target.shape[1])
+        grad = (probabilities * Tensor(per_element) - Tensor(constant)) * g
+        return grad.reshape(self.logits_shape)
+
+
+def cross_entropy(input, target, weight=None, ignore_index=-100,
+                  reduction="mean", label_smoothing=0.0):
+    """Cross-entropy between logits `input` and `target` (PyTorch's F.cross_entropy).
+
+    input: (N, C, *) logits (or (C,)). target: class indices (N, *) of an
+    integer dtype, or class probabilities of input's shape (floats).
+    weight: (C,) class weights (no gradient). label_smoothing eps mixes the
+    target with the uniform distribution: (1 - eps) target + eps / C.
+    Computed from log_softmax, so logits of any magnitude are fine.
+    """
+    op = "cross_entropy"
+    _check_reduction(op, reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError("cross_entropy: label_smoothing must be in [0, 1], "
+                         "got {}".format(label_smoothing))
+    from ...tensor import as_tensor
+    target = as_tensor(target)
+    if target.dtype.kind == "f":
+        if ignore_index != -100:
+            raise ValueError("cross_entropy: ignore_index ({}) is not supported "
+                             "for class-probability (float) targets; target "
+                             "shape {}".format(ignore_index, target.shape))
+        return _cross_entropy_probabilities(input, target, weight, reduction,
+                                            label_smoothing)
+    batched_input, batched_target, unbatched = _batched(op, input, target)
+    labels = _class_targets(op, batched_input, batched_target, ignore_index)
+    weights = _class_weight(op, weight, batched_input)
+    function = SoftmaxCrossEntropy(labels, weights, ignore_index, reduction,
+                                   float(label_smoothing))
+    loss = function(batched_input)
+    if reduction == "none" and unbatched:
+        return loss.reshape(())
+    return loss
+
+
+def _cross_entropy_probabilities(input, target, weight, reduction,
+                                 label_smoothing):
+    """Cross-entropy with class-probability targets (Tensor ops).
+
+    loss_i = -sum_c w[c] q[i, c] logp[i, c], q = (1 - eps) target + eps / C;
+    'mean' divides by the number of elements N * prod(*) (not by weights).
+    """
+    from ...tensor import Tensor
+    op = "cross_entropy"
+    if target.shape != input.shape:
+        raise ValueError(
+            "cross_entropy: a float target is read as class probabilities and "
+            "must have the input's shape {}, got target of shape {} and dtype "
+            "{} (class indices need an integer dtype)".format(
+                input.shape, target.shape, target.dtype))
+    batched_input, batched_target, unbatched = _batched(op, input, target)
+    classes = batched_input.shape[1]
+    target = batched_target.to(dtype=batched_input.dtype)
+    if label_smoothing:
+        target = target * (1 - label_smoothing) + label_smoothing / classes
+    log_probabilities = log_softmax(batched_input, 1)
+    weights = _class_weight(op, weight, batched_input)
+    if weights is not None:
+        shape = (1, classes) + (1,) * (batched_input.ndim - 2)
+        log_probabilities = log_probabilities * Tensor(weights.reshape(shape))
+    loss = -(target * log_probabilities).sum(1)
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "mean":
+        return loss.sum() / (loss.numel() if loss.numel() else float("nan"))
+    return loss.reshape(loss.shape[1:]) if unbatched else loss
+
+
+def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+    """Negative log-likelihood: -w[t] * input[t] (PyTorch's F.nll_loss).
+
+    input: (N, C, *) log-probabilities (or (C,)); target: (N, *) class
+    indices. The gradient is -w[t] at the target class (divided by
+    sum(w[t]) for 'mean'), 0 elsewhere; built from gather, so it is
+    differentiable again.
+    """
+    from ...tensor import Tensor, as_tensor
+    op = "nll_loss"
+    _check_reduction(op, reduction)
+    target = as_tensor(target)
+    batched_input, batched_target, unbatched = _batched(op, input, target)
+    labels = _class_targets(op, batched_input, batched_target, ignore_index)
+    weights = _class_weight(op, weight, batched_input)
+    xp = get_array_module(batched_input.data)
+    kept = labels != ignore_index
+    safe_labels = xp.where(kept, labels, 0)
+    if weights is None:
+        target_weight = kept.astype(batched_input.dtype)
+    else:
+        target_weight = weights[safe_labels] * kept
+    picked = _as_three_dims(batched_input).gather(
+        1, Tensor(safe_labels[:, None, :])).squeeze(1)
+    loss = -picked * Tensor(target_weight)
+    if reduction == "none":
+        return _restore(loss, batched_target.shape, unbatched)
+    total = loss.sum()
+    if reduction == "sum":
+        return total
+    weight_sum = target_weight.sum().item()
+    if weight_sum == 0:  # every element ignored: nan, gradient 0 (as PyTorch)
+        return total * 0 + float("nan")
+    return total / weight_sum
+
+
+def mse_loss(input, target, reduction="mean"):
+    """Mean squared error: (input - target)^2, reduced (PyTorch's F.mse_loss).
+
+    Gradient 2 (input - target) (divided by the element count for 'mean');
+    the target gets the opposite one if it requires grad.
+    """
+    from ...tensor import as_tensor
+    op = "mse_loss"
+    _check_reduction(op, reduction)
+    target = as_tensor(target, like=input)
+    if target.shape != input.shape:
+        warnings.warn("mse_loss: target of shape {} differs from input of shape "
+                      "{}; they will be broadcast, which is probably not what "
+                      "you want".format(target.shape, input.shape),
+                      stacklevel=2)
+    difference = input - target
+    squared = difference * difference
+    if reduction == "none":
+        return squared
+    if reduction == "sum":
+        return squared.sum()
+    return squared.mean()

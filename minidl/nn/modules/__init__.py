@@ -1,0 +1,16 @@
+"""The layers of minidl.nn, one small file per family."""
+from .activation import GELU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .batchnorm import BatchNorm1d, BatchNorm2d
+from .containers import ModuleDict, ModuleList, Sequential
+from .conv import Conv2d
+from .dropout import Dropout
+from .flatten import Flatten
+from .linear import Identity, Linear
+from .loss import CrossEntropyLoss, MSELoss, NLLLoss
+from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+
+__all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d",
+           "Conv2d", "CrossEntropyLoss", "Dropout", "Flatten", "GELU",
+           "Identity", "Linear", "LogSoftmax", "MSELoss", "MaxPool2d",
+           "ModuleDict", "ModuleList", "NLLLoss", "ReLU", "Sequential",
+           "Sigmoid", "Softmax", "Tanh"]

@@ -1,0 +1,265 @@
+"""The ResNets, against PyTorch twins, through the converter.
+
+For each model: build the PyTorch twin (torchvision's for resnet18/34/50, a
+CIFAR ResNet written below for resnet20/56), give it random weights and
+BatchNorm statistics, save it with torch.save, convert it with
+minidl.convert, load the result into minidl's model, and compare
+
+* the logits in eval mode (max abs difference under 1e-4, float32),
+* in train mode: the logits, every parameter gradient of a cross-entropy
+  loss (relative error under 1e-3) and the updated running statistics.
+"""
+import numpy as np
+import pytest
+
+import minidl
+from minidl import models, nn
+from minidl.convert import from_torch
+from conftest import to_numpy
+
+
+def torch_cifar_resnet(torch, depth, num_classes=10):
+    """A PyTorch CIFAR ResNet (He et al. 2015, option-A shortcuts) with the
+    names of the published checkpoints: the twin of minidl's."""
+    tnn, F = torch.nn, torch.nn.functional
+
+    class PadShortcut(tnn.Module):
+        def __init__(self, pad):
+            super().__init__()
+            self.pad = pad
+
+        def forward(self, x):
+            return F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, self.pad, self.pad))
+
+    class Block(tnn.Module):
+        def __init__(self, inputs, planes, stride):
+            super().__init__()
+            self.conv1 = tnn.Conv2d(inputs, planes, 3, stride, 1, bias=False)
+            self.bn1 = tnn.BatchNorm2d(planes)
+            self.conv2 = tnn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+            self.bn2 = tnn.BatchNorm2d(planes)
+            self.shortcut = tnn.Sequential()
+            if stride != 1 or inputs != planes:
+                self.shortcut = PadShortcut(planes // 4)
+
+        def forward(self, x):
+            out = F.relu(self.bn1(self.conv1(x)))
+            return F.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+
+    class Net(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            n = (depth - 2) // 6
+            self.conv1 = tnn.Conv2d(3, 16, 3, 1, 1, bias=False)
+            self.bn1 = tnn.BatchNorm2d(16)
+            widths, strides, inputs = [16, 32, 64], [1, 2, 2], 16
+            for stage, (planes, stride) in enumerate(zip(widths, strides)):
+                blocks = []
+                for i in range(n):
+                    blocks.append(Block(inputs, planes, stride if i == 0 else 1))
+                    inputs = planes
+                setattr(self, "layer{}".format(stage + 1), tnn.Sequential(*blocks))
+            self.linear = tnn.Linear(64, num_classes)
+
+        def forward(self, x):
+            out = F.relu(self.bn1(self.conv1(x)))
+            out = self.layer3(self.layer2(self.layer1(out)))
+            out = F.avg_pool2d(out, out.size(3)).flatten(1)
+            return self.linear(out)
+
+    return Net()
+
+
+def torchvision_resnet(torch, name, num_classes=1000):
+    try:
+        import torchvision
+    except ImportError:
+        pytest.skip("torchvision is not installed")
+    return getattr(torchvision.models, name)(weights=None,
+                                             num_classes=num_classes)
+
+
+def randomise_statistics(torch, model):
+    """Non-trivial BatchNorm parameters and statistics, and Linear bias (the
+    initial 1/0 would hide a swapped weight and bias)."""
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                for value, low, high in ((module.weight, 0.6, 1.0),
+                                         (module.bias, -0.2, 0.2),
+                                         (module.running_mean, -0.2, 0.2),
+                                         (module.running_var, 0.6, 1.4)):
+                    value.copy_(torch.rand(value.shape, generator=generator)
+                                * (high - low) + low)
+            if isinstance(module, torch.nn.Linear):
+                module.bias.uniform_(-0.5, 0.5, generator=generator)
+
+
+def convert_twin(torch, twin, tmp_path, wrapped):
+    """Save `twin` as a checkpoint (DataParallel-style inside a dict, or
+    bare as torchvision saves it) and convert it; returns the .npz path."""
+    state = twin.state_dict()
+    if wrapped:
+        state = {"state_dict": {"module." + k: v for k, v in state.items()},
+                 "best_prec1": 91.0}
+    source, target = tmp_path / "twin.pth", tmp_path / "twin.npz"
+    torch.save(state, source)
+    from_torch(source, target)
+    return target
+
+
+def relative_error(ours, theirs):
+    ours, theirs = to_numpy(ours).astype(np.float64), to_numpy(theirs).astype(
+        np.float64)
+    return np.linalg.norm(ours - theirs) / max(np.linalg.norm(theirs), 1e-30)
+
+
+def compare_with_twin(torch, name, twin, size, tmp_path, wrapped):
+    randomise_statistics(torch, twin)
+    weights = convert_twin(torch, twin, tmp_path, wrapped)
+    model = getattr(models, name)(weights=weights)
+    assert model.pretrained_metadata["architecture"] == name
+    assert [k for k in model.state_dict()] == [k for k in twin.state_dict()]
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, size, size)).astype(np.float32)
+    target = np.array([1, model.num_classes - 1])
+
+    # Evaluation mode: the logits.
+    twin.eval()
+    model.eval()
+    with torch.no_grad():
+        expected = twin(torch.tensor(x)).numpy()
+    with minidl.no_grad():
+        logits = model(minidl.tensor(x))
+    assert logits.dtype == np.float32
+    assert np.abs(to_numpy(logits) - expected).max() < 1e-4
+
+    # Training mode: logits, every gradient, the running statistics.
+    twin.train()
+    model.train()
+    twin_logits = twin(torch.tensor(x))
+    torch.nn.functional.cross_entropy(twin_logits, torch.tensor(target)).backward()
+    logits = model(minidl.tensor(x))
+    nn.functional.cross_entropy(logits, minidl.tensor(target)).backward()
+    assert np.abs(to_numpy(logits) - twin_logits.detach().numpy()).max() < 1e-4
+    twin_parameters = dict(twin.named_parameters())
+    for key, param in model.named_parameters():
+        error = relative_error(param.grad, twin_parameters[key].grad)
+        assert error < 1e-3, "{} grad: relative error {:.2e}".format(key, error)
+    twin_state = twin.state_dict()
+    for key, value in model.state_dict().items():
+        if key.endswith("num_batches_tracked"):
+            assert value.item() == twin_state[key].item() == 1, key
+        elif "running" in key:
+            error = relative_error(value, twin_state[key])
+            assert error < 1e-5, "{}: relative error {:.2e}".format(key, error)
+    return model
+
+
+@pytest.mark.parametrize("depth", [20, 56])
+def test_cifar_resnet_matches_twin(torch, tmp_path, depth):
+    torch.manual_seed(depth)
+    twin = torch_cifar_resnet(torch, depth)
+    compare_with_twin(torch, "resnet{}".format(depth), twin, 32, tmp_path,
+                      wrapped=True)
+
+
+@pytest.mark.parametrize("name,size", [("resnet18", 64), ("resnet34", 64),
+                                       ("resnet50", 64)])
+def test_imagenet_resnet_matches_torchvision(torch, tmp_path, name, size):
+    torch.manual_seed(0)
+    twin = torchvision_resnet(torch, name, num_classes=7)
+    model = compare_with_twin(torch, name, twin, size, tmp_path, wrapped=False)
+    assert repr(model) == repr(twin)  # every name, layer and argument
+
+
+@pytest.mark.parametrize("name", ["resnet20", "resnet32", "resnet44",
+                                  "resnet56", "resnet110"])
+def test_cifar_resnet_layout_matches_twin(torch, name):
+    depth = int(name[len("resnet"):])
+    model, twin = getattr(models, name)(), torch_cifar_resnet(torch, depth)
+    ours, theirs = model.state_dict(), twin.state_dict()
+    assert list(ours) == list(theirs)
+    assert all(ours[k].shape == tuple(theirs[k].shape) for k in ours)
+    assert model.linear.out_features == 10
+
+
+def test_cifar_resnet_initialisation_follows_the_reference(torch):
+    """Kaiming-normal (fan_in, gain sqrt(2)) conv and linear weights."""
+    model = models.resnet56()
+    weights = np.concatenate([to_numpy(m.weight).ravel() * np.sqrt(
+        m.weight.numel() / m.weight.shape[0]) for m in model.modules()
+        if isinstance(m, nn.Conv2d)])
+    assert weights.std() == pytest.approx(np.sqrt(2), rel=0.02)
+    head = to_numpy(model.linear.weight)
+    assert head.std() == pytest.approx(np.sqrt(2 / 64), rel=0.1)
+
+
+def test_imagenet_resnet_initialisation_follows_torchvision(torch):
+    model, twin = models.resnet18(), torchvision_resnet(torch, "resnet18")
+    for (key, ours), (_, theirs) in zip(model.named_parameters(),
+                                        twin.named_parameters()):
+        values, reference = to_numpy(ours), theirs.detach().numpy()
+        assert values.std() == pytest.approx(reference.std(), rel=0.1, abs=1e-7), key
+        assert values.mean() == pytest.approx(reference.mean(),
+                                              abs=0.1 * reference.std() + 1e-7), key
+
+
+def test_parameter_counts():
+    counts = {name: sum(p.numel() for p in models.get_model(name).parameters())
+              for name in ("resnet20", "resnet56", "resnet18", "resnet50")}
+    assert counts == {"resnet20": 269722, "resnet56": 853018,
+                      "resnet18": 11689512, "resnet50": 25557032}
+
+
+# -- the classifier head -------------------------------------------------------
+@pytest.mark.parametrize("name,head", [("resnet20", "linear"), ("resnet18", "fc")])
+def test_replace_head_for_fine_tuning(name, head):
+    model = models.get_model(name)
+    model.eval()
+    body = {k: to_numpy(v).copy() for k, v in model.state_dict().items()
+            if not k.startswith(head + ".")}
+    old = getattr(model, head)
+    new = models.replace_head(model, 5)
+    assert getattr(model, head) is new and new is not old
+    assert new.in_features == old.in_features and new.out_features == 5
+    assert not new.training  # follows the model's mode
+    assert model.num_classes == 5
+    assert model.head_parameter_names() == [head + ".weight", head + ".bias"]
+    assert models.head_parameter_names(model) == [head + ".weight", head + ".bias"]
+    names = [k for k, _ in model.named_parameters()]
+    assert names[-2:] == [head + ".weight", head + ".bias"]
+    for key, value in model.state_dict().items():
+        if key in body:
+            np.testing.assert_array_equal(to_numpy(value), body[key])
+    size = 32 if name == "resnet20" else 64
+    assert model(minidl.randn(1, 3, size, size)).shape == (1, 5)
+    assert model.reset_classifier(3).out_features == 3
+    assert model.get_classifier().out_features == 3
+
+
+def test_weights_argument_checks(torch, tmp_path):
+    twin = torch_cifar_resnet(torch, 20, num_classes=4)
+    weights = convert_twin(torch, twin, tmp_path, wrapped=True)
+    assert models.resnet20(weights=weights).num_classes == 4
+    with pytest.raises(ValueError, match="num_classes=10 but the weights in .* "
+                                         "have 4 classes"):
+        models.resnet20(num_classes=10, weights=weights)
+    with pytest.raises(ValueError, match="holds a resnet20"):
+        models.resnet56(weights=weights)
+    model, metadata = models.load_pretrained(weights, num_classes=6)
+    assert isinstance(model, models.CifarResNet) and model.num_classes == 6
+    assert metadata["input_mean"] == [0.485, 0.456, 0.406]
+    assert metadata["input_std"] == [0.229, 0.224, 0.225]
+    np.testing.assert_array_equal(to_numpy(model.conv1.weight),
+                                  twin.conv1.weight.detach().numpy())
+    with pytest.raises(ValueError, match="unknown model 'resnet99'"):
+        models.get_model("resnet99")
+
+
+def test_models_reject_bad_input():
+    with pytest.raises(ValueError, match=r"expected images of shape \(N, 3, H, W\), "
+                                         r"got \(2, 1, 32, 32\)"):
+        models.resnet20()(minidl.randn(2, 1, 32, 32))

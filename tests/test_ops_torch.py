@@ -1,0 +1,94 @@
+"""Every op in op_specs.SPECS against PyTorch, in float64, on the same
+inputs: forward values, gradients, and second derivatives.
+
+For gradients, random output weights w give the vector-Jacobian products
+d<f(x), w>/dx; for second derivatives, random weights v on those gradients
+give d<grad, v>/dx (a Hessian-vector product). A gradient that does not
+exist (an unused input, or a gradient that is constant in x) counts as zero.
+"""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import minidl
+from conftest import assert_close
+from op_specs import SPECS
+
+
+def _as_list(value):
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _run(lib, grad_fn, fn, arrays, params, seed, make_tensor):
+    """Outputs, gradients and second derivatives of `fn` in library `lib`,
+    as NumPy arrays (None where a gradient is identically zero)."""
+    rng = np.random.default_rng(seed)
+    inputs = [make_tensor(a) for a in arrays]
+    outputs = _as_list(fn(lib, *inputs, **params))
+    differentiable = [o for o in outputs if o.dtype == lib.float64]
+    weights = [make_tensor(rng.standard_normal(tuple(o.shape)), grad=False)
+               for o in differentiable]
+    grads = grad_fn(differentiable, inputs, weights, create_graph=True,
+                    allow_unused=True)
+    # Second derivatives: d<grads, v>/dx, from the gradients that depend on x.
+    terms = []
+    for g, x in zip(grads, inputs):
+        v = make_tensor(rng.standard_normal(tuple(x.shape)), grad=False)
+        if g is not None and g.requires_grad:
+            terms.append((g * v).sum())
+    second = [None] * len(inputs)
+    if terms:
+        total = terms[0]
+        for term in terms[1:]:
+            total = total + term
+        second = grad_fn([total], inputs, None, allow_unused=True)
+
+    def numpy(t):
+        if t is None:
+            return None
+        if isinstance(t, minidl.Tensor):
+            return t.numpy()
+        return t.detach().cpu().numpy(force=True)  # force: torch's ZeroTensor
+    return ([numpy(o) for o in outputs], [numpy(g) for g in grads],
+            [numpy(s) for s in second])
+
+
+def _assert_same(mine, theirs, shapes, what, rtol):
+    for i, (a, b) in enumerate(zip(mine, theirs)):
+        a = np.zeros(shapes[i]) if a is None else a
+        b = np.zeros(shapes[i]) if b is None else b
+        assert_close(a, b, rtol=rtol, atol=1e-9, name="{} {}".format(what, i))
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=repr)
+@given(data=st.data())
+def test_against_torch(spec, data, torch):
+    arrays, params = spec.draw(data)
+    seed = data.draw(st.integers(0, 2 ** 32 - 1), label="weights seed")
+
+    def minidl_tensor(a, grad=True):
+        return minidl.tensor(a, dtype=minidl.float64, requires_grad=grad)
+
+    def torch_tensor(a, grad=True):
+        return torch.tensor(a, dtype=torch.float64, requires_grad=grad)
+
+    def torch_grad(outputs, inputs, grad_outputs, create_graph=False,
+                   allow_unused=False):
+        return torch.autograd.grad(outputs, inputs, grad_outputs,
+                                   create_graph=create_graph,
+                                   allow_unused=allow_unused)
+
+    mine = _run(minidl, minidl.autograd.grad, spec.fn, arrays, params, seed,
+                minidl_tensor)
+    theirs = _run(torch, torch_grad, spec.torch_fn, arrays, params, seed,
+                  torch_tensor)
+    outputs_mine, outputs_theirs = mine[0], theirs[0]
+    assert len(outputs_mine) == len(outputs_theirs)
+    for i, (a, b) in enumerate(zip(outputs_mine, outputs_theirs)):
+        assert a.dtype == b.dtype, "output {}: dtype {} != {}".format(
+            i, a.dtype, b.dtype)
+        assert_close(a, b, rtol=spec.torch_rtol, name="output {}".format(i))
+    input_shapes = [a.shape for a in arrays]
+    _assert_same(mine[1], theirs[1], input_shapes, "gradient", spec.torch_rtol)
+    _assert_same(mine[2], theirs[2], input_shapes, "second derivative",
+                 spec.torch_rtol)
