@@ -14,7 +14,7 @@ import numbers
 import numpy as np
 
 from . import backend
-from .autograd.grad_mode import is_grad_enabled, no_grad
+from .autograd.grad_mode import is_grad_enabled
 
 float32 = np.dtype("float32")
 float64 = np.dtype("float64")
@@ -44,6 +44,8 @@ class Tensor:
     __array_priority__ = 1000
 
     def __init__(self, data, requires_grad=False):
+        if isinstance(data, np.generic):  # NumPy reductions return scalars
+            data = np.asarray(data)       # (immutable), not 0-d arrays
         self.data = data
         self.grad = None
         self.grad_fn = None

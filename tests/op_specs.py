@@ -39,11 +39,15 @@ def shapes(data, min_dims=0, max_dims=MAX_DIMS, allow_empty=False, max_side=MAX_
                      label="shape")
 
 
-def broadcast_shapes(data, num_shapes=2, min_dims=0):
-    """Shapes that broadcast together (size-1 and missing dims)."""
+def broadcast_shapes(data, num_shapes=2, min_dims=0, allow_empty=True):
+    """Shapes that broadcast together (size-1 and missing dims); with
+    `allow_empty`, sometimes with size-0 dims."""
+    min_side = 1
+    if allow_empty and data.draw(st.integers(0, 4), label="empty?") == 0:
+        min_side = 0
     drawn = data.draw(hnp.mutually_broadcastable_shapes(
         num_shapes=num_shapes, min_dims=min_dims, max_dims=MAX_DIMS,
-        max_side=MAX_SIDE), label="shapes")
+        min_side=min_side, max_side=MAX_SIDE), label="shapes")
     return drawn.input_shapes
 
 

@@ -38,7 +38,7 @@ def _arrays(rng, shape, dtype=np.float64):
 
 # -- PyTorch parity --------------------------------------------------------------
 
-@given(shape=_input_shapes(max_channels=4, max_size=5, max_batch=4),
+@given(shape=_input_shapes(max_channels=4, max_size=5, max_batch=10),
        training=st.booleans(), affine=st.booleans(),
        momentum=st.sampled_from([0.1, 0.5, 1.0]),
        eps=st.sampled_from([1e-5, 1e-3]), seed=st.integers(0, 2**16))
@@ -171,7 +171,7 @@ def test_fused_backward_equals_tensor_op_backward(training):
     """The fused kernel (plain backward) and the graph of Tensor ops
     (create_graph=True) compute the same first derivatives."""
     rng = np.random.default_rng(4)
-    x, w, b, rm, rv = _arrays(rng, (4, 3, 5, 5))
+    x, w, b, rm, rv = _arrays(rng, (9, 3, 5, 5))
     g = _tensor(rng.standard_normal(x.shape))
     results = []
     for create_graph in (False, True):

@@ -233,14 +233,13 @@ def test_im2col_reads_the_window_elements(config, seed):
     ow = (wd + 2 * pw - dw * (kw - 1) - 1) // sw + 1
     cols = kernels.get("im2col", np)(x, (kh, kw), (sh, sw), (ph, pw), (dh, dw),
                                      (oh, ow))
-    assert cols.shape == (c, kh, kw, n, oh, ow) and cols.flags.c_contiguous
+    assert cols.shape == (n, c, kh, kw, oh, ow) and cols.flags.c_contiguous
     padded = np.pad(x, ((0, 0), (0, 0), (ph, ph + sh), (pw, pw + sw)))
     for i in range(kh):
         for j in range(kw):
             expected = padded[:, :, i * dh: i * dh + sh * oh: sh,
                               j * dw: j * dw + sw * ow: sw][:, :, :oh, :ow]
-            np.testing.assert_array_equal(cols[:, i, j],
-                                          expected.transpose(1, 0, 2, 3))
+            np.testing.assert_array_equal(cols[:, :, i, j], expected)
 
 
 @given(config=conv_configs(max_extra=3), seed=st.integers(0, 2**16))

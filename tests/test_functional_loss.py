@@ -30,9 +30,10 @@ def class_problems(draw, max_batch=4, max_classes=5, max_extra=3):
     logits = rng.standard_normal((batch, classes) + extra) * 2
     target = rng.integers(0, classes, (batch,) + extra)
     ignore_index = draw(st.sampled_from([-100, 1]))
-    if draw(st.booleans()):  # ignore some elements (never all of them)
+    if draw(st.booleans()):  # ignore some elements
         target.reshape(-1)[rng.random(target.size) < 0.3] = ignore_index
-        target.reshape(-1)[0] = 0
+    # Never all of them (a 'mean' of nothing is nan: tested on its own).
+    target.reshape(-1)[0] = 0
     weight = rng.random(classes) + 0.2 if draw(st.booleans()) else None
     return dict(logits=logits, target=target, weight=weight,
                 ignore_index=ignore_index,

@@ -1,6 +1,8 @@
 """minidl.nn.functional max_pool2d, avg_pool2d, adaptive_avg_pool2d: PyTorch
 parity (values, indices, gradients), gradient checks to second order, ties
 and NaN, the max-pool kernels, float32 behaviour and bad inputs."""
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings, strategies as st
@@ -91,6 +93,25 @@ def test_max_pool2d_matches_torch(torch, config, seed):
              lambda t: torch.nn.functional.max_pool2d(t, **config), x, seed + 1)
 
 
+def test_pool_output_sizes_and_refusals_match_torch_exhaustively(torch):
+    """Every small (size, kernel, stride, padding, dilation, ceil_mode): the
+    same output size as PyTorch, or an error where PyTorch raises one."""
+    for size, k, s, p, d, ceil_mode in itertools.product(
+            range(1, 8), range(1, 4), range(1, 4), range(3), (1, 2),
+            (False, True)):
+        kwargs = dict(kernel_size=(k, 1), stride=(s, 1), padding=(p, 0),
+                      dilation=(d, 1), ceil_mode=ceil_mode)
+        x = np.zeros((1, 1, size, 1))
+        try:
+            expected = torch.nn.functional.max_pool2d(torch.tensor(x), **kwargs)
+        except RuntimeError:
+            with pytest.raises(ValueError):
+                F.max_pool2d(minidl.tensor(x), **kwargs)
+            continue
+        y = F.max_pool2d(minidl.tensor(x), **kwargs)
+        assert y.shape == tuple(expected.shape), kwargs
+
+
 def test_max_pool2d_ties_go_to_the_first_maximum(torch):
     x = np.ones((1, 2, 5, 5))
     x[0, 1, 1:4, 1:4] = 3.0
@@ -161,6 +182,20 @@ def test_avg_pool2d_matches_torch(torch, config, count_include_pad,
                   divisor_override=divisor_override)
     _compare(torch, lambda t: F.avg_pool2d(t, **kwargs),
              lambda t: torch.nn.functional.avg_pool2d(t, **kwargs), x, seed + 1)
+
+
+@pytest.mark.parametrize("size, kernel, stride, padding", [
+    (6, 3, 2, 0), (6, 3, 2, 1), (5, 2, 2, 1), (7, 3, 3, 1), (4, 4, 3, 2)])
+@pytest.mark.parametrize("count_include_pad", [True, False])
+def test_avg_pool2d_ceil_mode_windows_past_the_end(torch, size, kernel, stride,
+                                                   padding, count_include_pad):
+    """With ceil_mode the last window may run past the end padding: PyTorch
+    divides by the part up to the end of the padding only."""
+    x = np.random.default_rng(size).standard_normal((1, 2, size, size + 1))
+    kwargs = dict(kernel_size=kernel, stride=stride, padding=padding,
+                  ceil_mode=True, count_include_pad=count_include_pad)
+    _compare(torch, lambda t: F.avg_pool2d(t, **kwargs),
+             lambda t: torch.nn.functional.avg_pool2d(t, **kwargs), x, 0)
 
 
 @given(config=pool_configs(dilation=False, max_extra=2),

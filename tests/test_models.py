@@ -6,8 +6,10 @@ BatchNorm statistics, save it with torch.save, convert it with
 minidl.convert, load the result into minidl's model, and compare
 
 * the logits in eval mode (max abs difference under 1e-4, float32),
-* in train mode: the logits, every parameter gradient of a cross-entropy
-  loss (relative error under 1e-3) and the updated running statistics.
+* in train mode: the logits and the updated running statistics (float32),
+  and every parameter gradient of a cross-entropy loss: relative error
+  under 1e-8 in float64, and under 1e-3 in float32 for the CIFAR ResNets
+  (see test_imagenet_resnet_matches_torchvision for why not the others).
 """
 import numpy as np
 import pytest
@@ -81,7 +83,15 @@ def torchvision_resnet(torch, name, num_classes=1000):
 
 def randomise_statistics(torch, model):
     """Non-trivial BatchNorm parameters and statistics, and Linear bias (the
-    initial 1/0 would hide a swapped weight and bias)."""
+    initial 1/0 would hide a swapped weight and bias).
+
+    The last BatchNorm of each residual branch gets a small scale (0.12 to
+    0.2), as in trained ResNets. With scales near 1 the residual stream of
+    a deep random network grows block after block, and the train-mode
+    gradient becomes so ill-conditioned that PyTorch's own float32 result
+    differs from its float64 result by about 1e-2 (resnet50); with small
+    scales both agree to about 1e-5, and a 1e-3 tolerance means something.
+    """
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for module in model.modules():
@@ -94,6 +104,10 @@ def randomise_statistics(torch, model):
                                 * (high - low) + low)
             if isinstance(module, torch.nn.Linear):
                 module.bias.uniform_(-0.5, 0.5, generator=generator)
+        for module in model.modules():
+            last = getattr(module, "bn3", None) or getattr(module, "bn2", None)
+            if last is not None:
+                last.weight.mul_(0.2)
 
 
 def convert_twin(torch, twin, tmp_path, wrapped):
@@ -115,7 +129,47 @@ def relative_error(ours, theirs):
     return np.linalg.norm(ours - theirs) / max(np.linalg.norm(theirs), 1e-30)
 
 
-def compare_with_twin(torch, name, twin, size, tmp_path, wrapped):
+def train_step_matches(torch, model, twin, x, target, dtype, grad_tolerance):
+    """One train-mode forward and backward in both, in `dtype`: compares the
+    logits, the updated running statistics and (unless grad_tolerance is
+    None) every parameter gradient."""
+    initial = {k: v.clone() for k, v in twin.state_dict().items()}
+    twin.to(getattr(torch, dtype)).train()
+    model.to(dtype=dtype).train()
+    twin.zero_grad()
+    model.zero_grad()
+    twin_logits = twin(torch.tensor(x.astype(dtype)))
+    torch.nn.functional.cross_entropy(twin_logits, torch.tensor(target)).backward()
+    logits = model(minidl.tensor(x.astype(dtype)))
+    nn.functional.cross_entropy(logits, minidl.tensor(target)).backward()
+    assert logits.dtype == np.dtype(dtype)
+    assert np.abs(to_numpy(logits) - twin_logits.detach().numpy()).max() < 1e-4
+    twin_parameters = dict(twin.named_parameters())
+    for key, param in model.named_parameters():
+        if grad_tolerance is None:
+            assert param.grad is not None and param.grad.dtype == np.dtype(dtype)
+            continue
+        error = relative_error(param.grad, twin_parameters[key].grad)
+        assert error < grad_tolerance, "{} {} grad: relative error {:.2e}".format(
+            dtype, key, error)
+    twin_state = twin.state_dict()
+    for key, value in model.state_dict().items():
+        if key.endswith("num_batches_tracked"):
+            assert value.item() == twin_state[key].item() == 1, key
+        elif "running" in key:
+            error = relative_error(value, twin_state[key])
+            assert error < 1e-5, "{}: relative error {:.2e}".format(key, error)
+    # Back to the converted state, for the next check.
+    twin.float().load_state_dict(initial)
+    model.float().load_state_dict({k: v.numpy() for k, v in initial.items()})
+
+
+def compare_with_twin(torch, name, twin, size, tmp_path, wrapped,
+                      float32_gradients=True):
+    """Convert `twin` and compare minidl's `name` with it (see the module
+    docstring). Train-mode logits and running statistics are compared in
+    float32; gradients in float64 (relative error under 1e-8) and, unless
+    float32_gradients is False, in float32 (under 1e-3)."""
     randomise_statistics(torch, twin)
     weights = convert_twin(torch, twin, tmp_path, wrapped)
     model = getattr(models, name)(weights=weights)
@@ -136,25 +190,10 @@ def compare_with_twin(torch, name, twin, size, tmp_path, wrapped):
     assert logits.dtype == np.float32
     assert np.abs(to_numpy(logits) - expected).max() < 1e-4
 
-    # Training mode: logits, every gradient, the running statistics.
-    twin.train()
-    model.train()
-    twin_logits = twin(torch.tensor(x))
-    torch.nn.functional.cross_entropy(twin_logits, torch.tensor(target)).backward()
-    logits = model(minidl.tensor(x))
-    nn.functional.cross_entropy(logits, minidl.tensor(target)).backward()
-    assert np.abs(to_numpy(logits) - twin_logits.detach().numpy()).max() < 1e-4
-    twin_parameters = dict(twin.named_parameters())
-    for key, param in model.named_parameters():
-        error = relative_error(param.grad, twin_parameters[key].grad)
-        assert error < 1e-3, "{} grad: relative error {:.2e}".format(key, error)
-    twin_state = twin.state_dict()
-    for key, value in model.state_dict().items():
-        if key.endswith("num_batches_tracked"):
-            assert value.item() == twin_state[key].item() == 1, key
-        elif "running" in key:
-            error = relative_error(value, twin_state[key])
-            assert error < 1e-5, "{}: relative error {:.2e}".format(key, error)
+    # Training mode.
+    train_step_matches(torch, model, twin, x, target, "float32",
+                       1e-3 if float32_gradients else None)
+    train_step_matches(torch, model, twin, x, target, "float64", 1e-8)
     return model
 
 
@@ -166,12 +205,22 @@ def test_cifar_resnet_matches_twin(torch, tmp_path, depth):
                       wrapped=True)
 
 
+# The ImageNet ResNets' train-mode gradients are compared in float64 only.
+# In float32, with max pooling and ReLUs over ~10^6 activations, a value
+# within rounding of a tie (two maxima of a pooling window) or of a kink
+# (a ReLU input near 0) now and then falls on the other side in one of the
+# two frameworks; the gradient then takes another path, and every layer
+# before that point differs by 1e-3 to 1e-2. PyTorch's own float32 and
+# float64 gradients disagree the same way for some inputs (and minidl's
+# agree with PyTorch's to 1e-6 when no such flip happens). The CIFAR ResNets
+# (no max pool, fewer activations) are compared in float32 as well.
 @pytest.mark.parametrize("name,size", [("resnet18", 64), ("resnet34", 64),
                                        ("resnet50", 64)])
 def test_imagenet_resnet_matches_torchvision(torch, tmp_path, name, size):
     torch.manual_seed(0)
     twin = torchvision_resnet(torch, name, num_classes=7)
-    model = compare_with_twin(torch, name, twin, size, tmp_path, wrapped=False)
+    model = compare_with_twin(torch, name, twin, size, tmp_path, wrapped=False,
+                              float32_gradients=False)
     assert repr(model) == repr(twin)  # every name, layer and argument
 
 

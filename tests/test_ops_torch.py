@@ -61,6 +61,7 @@ def _assert_same(mine, theirs, shapes, what, rtol):
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=repr)
+@settings(max_examples=2 * settings().max_examples)
 @given(data=st.data())
 def test_against_torch(spec, data, torch):
     arrays, params = spec.draw(data)
@@ -92,3 +93,71 @@ def test_against_torch(spec, data, torch):
     _assert_same(mine[1], theirs[1], input_shapes, "gradient", spec.torch_rtol)
     _assert_same(mine[2], theirs[2], input_shapes, "second derivative",
                  spec.torch_rtol)
+
+
+# -- non-differentiable points: the same conventions as PyTorch ---------------------------
+def _grads_both(torch, f, *arrays):
+    mine = [minidl.tensor(np.asarray(a, dtype=np.float64), requires_grad=True)
+            for a in arrays]
+    theirs = [torch.tensor(np.asarray(a, dtype=np.float64), requires_grad=True)
+              for a in arrays]
+    f(minidl, *mine).sum().backward()
+    f(torch, *theirs).sum().backward()
+    for i, (a, b) in enumerate(zip(mine, theirs)):
+        assert_close(a.grad, b.grad, name="gradient {}".format(i))
+
+
+def test_maximum_minimum_ties_split_the_gradient_like_torch(torch):
+    x, y = [1.0, 2.0, 2.0, -1.0], [0.0, 2.0, 3.0, -1.0]
+    _grads_both(torch, lambda lib, a, b: lib.maximum(a, b) * lib.tensor([1.0, 2, 3, 4]),
+                x, y)
+    _grads_both(torch, lambda lib, a, b: lib.minimum(a, b) * lib.tensor([1.0, 2, 3, 4]),
+                x, y)
+
+
+def test_amax_amin_and_full_max_ties_share_the_gradient_like_torch(torch):
+    x = [[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]]
+    _grads_both(torch, lambda lib, a: lib.amax(a, dim=1) * lib.tensor([1.0, 5.0]), x)
+    _grads_both(torch, lambda lib, a: lib.amin(a, dim=(0, 1)), x)
+    _grads_both(torch, lambda lib, a: a.max(), x)
+    _grads_both(torch, lambda lib, a: a.min(), [[1.0, 1.0], [4.0, 1.0]])
+
+
+def test_max_with_dim_ties_pick_the_index_torch_picks(torch):
+    x = [[1.0, 3.0, 3.0], [2.0, 2.0, 0.0]]
+    _grads_both(torch, lambda lib, a: a.max(dim=1)[0] * lib.tensor([1.0, 5.0]), x)
+    _grads_both(torch, lambda lib, a: a.min(dim=0, keepdim=True)[0], x)
+    mine = minidl.tensor(x).max(dim=1).indices
+    theirs = torch.tensor(x).max(dim=1).indices
+    assert mine.tolist() == theirs.tolist()
+
+
+def test_relu_abs_clamp_at_their_kinks_like_torch(torch):
+    x = [-1.0, 0.0, 0.5, 1.0, 2.0]
+    _grads_both(torch, lambda lib, a: lib.relu(a), x)
+    _grads_both(torch, lambda lib, a: a.abs(), x)
+    _grads_both(torch, lambda lib, a: a.clamp(min=0.0, max=1.0), x)
+    _grads_both(torch, lambda lib, a: a.clamp(min=3.0, max=1.0), x)  # min > max
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero")
+def test_pow_at_zero_and_negative_bases_like_torch(torch):
+    _grads_both(torch, lambda lib, a, b: a ** b, [-1.0, 0.0, 2.0], [2.0, 2.0, 2.0])
+    _grads_both(torch, lambda lib, a, b: a ** b, [0.0, 0.0], [3.0, 0.5])
+
+
+def test_sum_mean_amax_with_an_empty_dim_tuple_reduce_everything(torch):
+    x = np.arange(6.0).reshape(2, 3)
+    for name in ("sum", "mean", "amax"):
+        mine = getattr(minidl.tensor(x), name)(dim=())
+        theirs = getattr(torch.tensor(x), name)(dim=())
+        assert_close(mine, theirs, name=name)
+    mine = minidl.tensor(x).var(dim=())
+    assert_close(mine, torch.tensor(x).var(), name="var")
+
+
+def test_squeeze_of_a_dim_that_is_not_size_one_is_a_no_op(torch):
+    x = np.zeros((2, 1, 3))
+    for dim in (0, 1, -1, (0, 1), (0, 2)):
+        assert minidl.tensor(x).squeeze(dim).shape == tuple(
+            torch.tensor(x).squeeze(dim).shape), dim

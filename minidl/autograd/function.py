@@ -116,8 +116,6 @@ class Function:
         single = not isinstance(arrays, tuple)
         if single:
             arrays = (arrays,)
-        # NumPy reductions return scalars (np.float32), not 0-d arrays.
-        arrays = tuple(get_array_module(a).asarray(a) for a in arrays)
         record = is_grad_enabled() and any(self.needs_input_grad)
         outputs = [_output_tensor(a, inputs) for a in arrays]
         if record:
@@ -189,9 +187,9 @@ def _output_tensor(array, inputs):
     array (reshape, basic indexing) shares that input's version counter."""
     from ..tensor import Tensor
     output = Tensor(array)
-    xp = get_array_module(array)
+    xp = get_array_module(output.data)
     for x in inputs:
-        if array.size and xp.may_share_memory(array, x.data):
+        if output.data.size and xp.may_share_memory(output.data, x.data):
             output._version_counter = x._version_counter
             break
     return output

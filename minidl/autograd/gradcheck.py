@@ -167,8 +167,16 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5,
 
     if not differentiable:
         raise ValueError("gradgradcheck: no input requires grad")
-    return gradcheck(first_derivatives, inputs + list(grad_outputs), eps=eps,
-                     atol=atol, rtol=rtol, raise_exception=raise_exception)
+    try:
+        return gradcheck(first_derivatives, inputs + list(grad_outputs),
+                         eps=eps, atol=atol, rtol=rtol,
+                         raise_exception=raise_exception)
+    except GradcheckError as error:
+        raise GradcheckError(
+            "gradgradcheck: the gradients of fn (outputs numbered in the order "
+            "of the inputs that require grad) checked against their inputs "
+            "(fn's {} inputs, then one grad_output per output of fn): {}"
+            .format(n_inputs, error)) from None
 
 
 def check_backward(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):

@@ -224,19 +224,24 @@ def _max_or_min(x, y, take_larger):
 
 
 def clamp(x, min=None, max=None):
-    """x limited to [min, max], i.e. minimum(maximum(x, min), max).
+    """x limited to [min, max]: minimum(maximum(x, min), max), so every
+    element is max when min > max.
 
-    The gradient goes to x inside [min, max] (bounds included, as PyTorch)
-    and to min or max (when they are tensors) where x is clamped. If
-    min > max, every element is max.
+    The gradient follows PyTorch. With number bounds it is 1 strictly
+    inside (min, max) and 0 elsewhere, the bounds included. Tensor bounds
+    act as maximum and minimum: the gradient goes to whichever value is
+    chosen, half each at ties.
     """
+    from ..tensor import Tensor
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
     result = x
     if min is not None:
-        result = where(_data(result) < _data(min), min, result)
+        result = maximum(result, min) if isinstance(min, Tensor) \
+            else where(_data(result) > min, result, min)
     if max is not None:
-        result = where(_data(result) > _data(max), max, result)
+        result = minimum(result, max) if isinstance(max, Tensor) \
+            else where(_data(result) < max, result, max)
     return result
 
 

@@ -133,7 +133,7 @@ def gather(x, dim, index):
                          "dims as the input; got index of shape {} and dtype "
                          "{} for input of shape {}".format(
                              index.shape, index.dtype, x.shape))
-    dim = normalize_dims(dim, x.ndim)[0]
+    dim = normalize_dims(dim, x.ndim, "gather")[0]
     return GetItem(_along_axis_index(index, dim, xp))(x)
 
 

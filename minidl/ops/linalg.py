@@ -1,4 +1,6 @@
 """Matrix product with batching and broadcasting."""
+import numpy as np
+
 from ..autograd.function import Function
 from ..backend import get_array_module
 from .arithmetic import sum_to_shape
@@ -23,6 +25,11 @@ class MatMul(Function):
         if k_x != k_y:
             raise ValueError("matmul: shapes {} and {} do not fit ({} != {})"
                              .format(x.shape, y.shape, k_x, k_y))
+        try:
+            np.broadcast_shapes(x.shape[:-2], y.shape[:-2])
+        except ValueError:
+            raise ValueError("matmul: the batch dims of shapes {} and {} do not "
+                             "broadcast".format(x.shape, y.shape)) from None
         return get_array_module(x, y).matmul(x, y)
 
     def backward(self, gz):

@@ -5,22 +5,28 @@ from ..autograd.function import Function
 from ..backend import get_array_module
 
 
-def normalize_dims(dim, ndim):
+def normalize_dims(dim, ndim, op="dim"):
     """`dim` (None, an int or a tuple, negatives allowed) as a sorted tuple.
 
-    None and the empty tuple both mean every dim, as in PyTorch.
+    None and the empty tuple both mean every dim, as in PyTorch. `op` names
+    the operation in error messages.
     """
     dims = () if dim is None else (dim,) if isinstance(dim, int) else tuple(dim)
     if not dims:
         return tuple(range(ndim))
+    bound = builtins.max(ndim, 1)  # a 0-d tensor accepts dim 0 and -1
     result = []
     for d in dims:
-        bound = builtins.max(ndim, 1)
         if not -bound <= d < bound:
-            raise IndexError("dim {} is out of range for a tensor with {} "
-                             "dimensions".format(d, ndim))
-        result.append(d % ndim if ndim else 0)
-    return tuple(sorted(set(result)))
+            raise IndexError("{}: dim {} is out of range for a tensor with {} "
+                             "dimensions (expected {} to {})".format(
+                                 op, d, ndim, -bound, bound - 1))
+        d = d % ndim if ndim else 0
+        if d in result:
+            raise ValueError("{}: dim {} appears more than once in {}".format(
+                op, d, dim))
+        result.append(d)
+    return tuple(sorted(result))
 
 
 def _kept_shape(shape, dims):
@@ -112,12 +118,12 @@ class AMaxMin(Function):
 
 
 def sum(x, dim=None, keepdim=False):
-    return Sum(normalize_dims(dim, x.ndim), keepdim)(x)
+    return Sum(normalize_dims(dim, x.ndim, "sum"), keepdim)(x)
 
 
 def mean(x, dim=None, keepdim=False):
     """sum / count; the gradient is 1/count everywhere."""
-    dims = normalize_dims(dim, x.ndim)
+    dims = normalize_dims(dim, x.ndim, "mean")
     count = 1
     for d in dims:
         count *= x.shape[d]
@@ -128,7 +134,7 @@ def var(x, dim=None, unbiased=True, keepdim=False, correction=None):
     """mean((x - mean(x))^2) * n / (n - correction); correction 1 by default."""
     if correction is None:
         correction = 1 if unbiased else 0
-    dims = normalize_dims(dim, x.ndim)
+    dims = normalize_dims(dim, x.ndim, "var")
     count = 1
     for d in dims:
         count *= x.shape[d]
@@ -160,7 +166,7 @@ def _max_min(x, dim, keepdim, largest):
         return maximum(x, dim) if largest else minimum(x, dim)
     if dim is None:  # over everything: one value, no indices (as PyTorch)
         return amax(x) if largest else amin(x)
-    dim = normalize_dims(dim, x.ndim)[0]
+    dim = normalize_dims(dim, x.ndim, "max" if largest else "min")[0]
     if x.ndim == 0:
         return _ValuesIndices((x, Tensor(get_array_module(x.data).zeros((), "int64"))))
     values, indices = MaxMin(dim, keepdim, largest)(x)
@@ -191,7 +197,8 @@ def amin(x, dim=None, keepdim=False):
 
 
 def _amax_amin(x, dim, keepdim, largest):
-    return AMaxMin(normalize_dims(dim, x.ndim), keepdim, largest)(x)
+    op = "amax" if largest else "amin"
+    return AMaxMin(normalize_dims(dim, x.ndim, op), keepdim, largest)(x)
 
 
 def logsumexp(x, dim, keepdim=False):
@@ -201,7 +208,7 @@ def logsumexp(x, dim, keepdim=False):
     """
     from .elementwise import exp, log
     from ..tensor import Tensor
-    dims = normalize_dims(dim, x.ndim)
+    dims = normalize_dims(dim, x.ndim, "logsumexp")
     xp = get_array_module(x.data)
     shift = x.data.max(axis=dims, keepdims=True)
     shift = xp.where(xp.isfinite(shift), shift, 0)

@@ -72,11 +72,12 @@ class Cat(Function):
 
     def forward(self, *xs):
         xp = get_array_module(*xs)
-        self.sizes = [x.shape[self.dim] for x in xs]
-        others = {x.shape[:self.dim] + x.shape[self.dim + 1:] for x in xs}
+        others = {x.shape[:self.dim] + x.shape[self.dim + 1:] for x in xs
+                  if x.ndim == xs[0].ndim}
         if len(others) > 1 or len({x.ndim for x in xs}) > 1:
             raise ValueError("cat: shapes {} differ outside dim {}".format(
                 [x.shape for x in xs], self.dim))
+        self.sizes = [x.shape[self.dim] for x in xs]
         return xp.concatenate(xs, axis=self.dim)
 
     def backward(self, gy):
@@ -159,7 +160,8 @@ def permute(x, *axes):
 
 def transpose(x, dim0, dim1):
     axes = list(range(x.ndim))
-    dim0, dim1 = normalize_dims(dim0, x.ndim)[0], normalize_dims(dim1, x.ndim)[0]
+    dim0 = normalize_dims(dim0, x.ndim, "transpose")[0]
+    dim1 = normalize_dims(dim1, x.ndim, "transpose")[0]
     axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
     return Permute(tuple(axes))(x)
 
@@ -180,7 +182,7 @@ def unsqueeze(x, dim):
 
 def squeeze(x, dim=None):
     """Remove size-1 dims (only those in `dim`, if given)."""
-    dims = normalize_dims(dim, x.ndim)
+    dims = normalize_dims(dim, x.ndim, "squeeze")
     shape = tuple(size for i, size in enumerate(x.shape)
                   if not (i in dims and size == 1))
     return reshape(x, shape)
@@ -206,7 +208,7 @@ def cat(tensors, dim=0):
     tensors = list(tensors)
     if not tensors:
         raise ValueError("cat: expected a non-empty list of tensors")
-    dim = normalize_dims(dim, tensors[0].ndim)[0]
+    dim = normalize_dims(dim, tensors[0].ndim, "cat")[0]
     return Cat(dim)(*tensors)
 
 

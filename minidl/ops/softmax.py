@@ -49,8 +49,8 @@ class LogSoftmax(Function):
 
 
 def softmax(x, dim):
-    return Softmax(normalize_dims(dim, x.ndim)[0])(x)
+    return Softmax(normalize_dims(dim, x.ndim, "softmax")[0])(x)
 
 
 def log_softmax(x, dim):
-    return LogSoftmax(normalize_dims(dim, x.ndim)[0])(x)
+    return LogSoftmax(normalize_dims(dim, x.ndim, "log_softmax")[0])(x)

@@ -33,7 +33,8 @@ def format_report(counts, class_names):
     width = max(6, max(len(name) for name in class_names))
     lines = ["{:>{w}}  accuracy".format("class", w=width)]
     for name, value in zip(class_names, per_class_accuracy(counts)):
-        lines.append("{:>{w}}  {:7.2%}".format(name, value, w=width))
+        shown = "no samples" if np.isnan(value) else "{:7.2%}".format(value)
+        lines.append("{:>{w}}  {}".format(name, shown, w=width))
     lines.append("")
     lines.append("confusion matrix (rows: true class, columns: predicted)")
     short = [name[:5] for name in class_names]
@@ -42,3 +43,20 @@ def format_report(counts, class_names):
         lines.append("{:>{w}} ".format(name, w=width)
                      + " ".join("{:5d}".format(int(c)) for c in row))
     return "\n".join(lines)
+
+
+def report_dict(counts, class_names):
+    """Accuracy, per-class accuracy and the confusion matrix as plain data
+    (for JSON): per-class values are null for classes without samples."""
+    counts = np.asarray(counts)
+    total = int(counts.sum())
+    per_class = per_class_accuracy(counts)
+    return {
+        "accuracy": float(np.trace(counts)) / total if total else 0.0,
+        "samples": total,
+        "classes": list(class_names),
+        "per_class_accuracy": {
+            name: (None if np.isnan(value) else float(value))
+            for name, value in zip(class_names, per_class)},
+        "confusion_matrix": counts.astype(int).tolist(),
+    }

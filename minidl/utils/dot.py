@@ -6,7 +6,9 @@ def to_dot(output, path=None):
 
     Ops are boxes labelled with their name and output shapes; leaves are
     ellipses with their shapes. Render with ``dot -Tpng graph.dot``.
-    If `path` is given the text is also written there.
+    If `path` is given the text is also written there. Draw the graph
+    before ``backward()``: unless ``retain_graph=True``, backward cuts the
+    links between ops to free memory.
     """
     lines = ["digraph minidl {", '  rankdir="BT";',
              '  node [fontname="Helvetica"];']

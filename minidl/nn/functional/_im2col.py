@@ -6,11 +6,12 @@ column back onto the input positions it came from. Both are registered in
 :mod:`minidl.kernels`, so a GPU can supply its own versions with the same
 signatures (ops call ``kernels.get("im2col", xp)``).
 
-The column layout is (C, KH, KW, N, OH, OW). Read as a matrix of
-(C*KH*KW) rows and (N*OH*OW) columns it is the right operand of the
-convolution's product, for all images at once; and its innermost axis (OW)
-walks along an input row, so the copy reads memory in order (contiguously
-when the stride is 1).
+The column layout is (N, C, KH, KW, OH, OW): for each image a matrix of
+C*KH*KW rows and OH*OW columns, the right operand of that image's product
+with the weight, whose result is then already in (N, C_out, OH, OW) order.
+The copy goes image by image, so each image is read from the cache KH*KW
+times rather than from memory, and its innermost axis (OW) walks along an
+input row (contiguously when the stride is 1).
 """
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -47,9 +48,9 @@ def im2col(x, kernel_size, stride, padding, dilation, output_size, out=None):
 
     x: (N, C, H, W); kernel_size (KH, KW), stride (SH, SW), padding (PH, PW),
     dilation (DH, DW), output_size (OH, OW): pairs of ints.
-    Returns cols, a C-contiguous array (C, KH, KW, N, OH, OW) of x's dtype:
+    Returns cols, a C-contiguous array (N, C, KH, KW, OH, OW) of x's dtype:
 
-        cols[c, i, j, n, oh, ow] = x[n, c, oh*SH - PH + i*DH, ow*SW - PW + j*DW]
+        cols[n, c, i, j, oh, ow] = x[n, c, oh*SH - PH + i*DH, ow*SW - PW + j*DW]
 
     and 0 where that position is outside x (in the padding). `out`, if
     given, is a C-contiguous array of that shape and dtype to fill and
@@ -62,10 +63,10 @@ def im2col(x, kernel_size, stride, padding, dilation, output_size, out=None):
     padded = pad_to_cover(x, padding, extent, 0)
     n_step, c_step, h_step, w_step = padded.strides
     # A view, no copy: axis by axis, how far to move in memory for one step
-    # of channel, kernel row, kernel column, image, output row, output column.
+    # of image, channel, kernel row, kernel column, output row, output column.
     windows = as_strided(
-        padded, shape=(c, kh, kw, n, oh, ow),
-        strides=(c_step, h_step * dh, w_step * dw, n_step, h_step * sh,
+        padded, shape=(n, c, kh, kw, oh, ow),
+        strides=(n_step, c_step, h_step * dh, w_step * dw, h_step * sh,
                  w_step * sw),
         writeable=False)
     if out is None:
@@ -78,13 +79,13 @@ def im2col(x, kernel_size, stride, padding, dilation, output_size, out=None):
 def col2im(cols, input_size, stride, padding, dilation):
     """Fold columns back onto the input: the adjoint of :func:`im2col`.
 
-    cols: (C, KH, KW, N, OH, OW); input_size (H, W), stride, padding and
+    cols: (N, C, KH, KW, OH, OW); input_size (H, W), stride, padding and
     dilation: pairs of ints, as for im2col. Returns a new C-contiguous array
     x of shape (N, C, H, W) and cols' dtype, where each element is the sum
     of all the cols entries that im2col would have copied from it (entries
     that fall in the padding are dropped).
     """
-    c, kh, kw, n, oh, ow = cols.shape
+    n, c, kh, kw, oh, ow = cols.shape
     (h, w), (sh, sw), (ph, pw), (dh, dw) = input_size, stride, padding, \
         dilation
     eh, ew = padded_extent((oh, ow), (kh, kw), stride, dilation)
@@ -97,7 +98,7 @@ def col2im(cols, input_size, stride, padding, dilation):
         for j in range(kw):
             target = padded[:, :, window_slice(i * dh, oh, sh),
                             window_slice(j * dw, ow, sw)]
-            target += cols[:, i, j].transpose(1, 0, 2, 3)
+            target += cols[:, :, i, j]
     if (ph, pw) == (0, 0) and (rows, columns) == (h, w):
         return padded
     return np.ascontiguousarray(padded[:, :, ph:ph + h, pw:pw + w])

@@ -38,20 +38,35 @@ def max_pool2d_forward(x, kernel_size, stride, padding, dilation, output_size):
         output_size
     extent = padded_extent(output_size, kernel_size, stride, dilation)
     padded = pad_to_cover(x, padding, extent, -np.inf)
+    # Masked copies (np.where, copyto(where=)) branch on every element and
+    # are slow on a mask that is half True; this loop uses only comparisons,
+    # maxima and products, which NumPy vectorises.
     values = taps = None
     for i in range(kh):
         for j in range(kw):
             window = padded[:, :, window_slice(i * dh, oh, sh),
                             window_slice(j * dw, ow, sw)]
+            tap = i * kw + j
             if values is None:
                 values = window.copy()
                 taps = np.zeros(values.shape, dtype=np.int32)
+                # Work arrays. Each tap's window is first copied into a
+                # contiguous array: elementwise ops over a strided view are
+                # several times slower, and it is read three times.
+                current = np.empty_like(values)
+                better = np.empty(values.shape, dtype=bool)
+                is_nan = np.empty(values.shape, dtype=bool)
+                tap_if_better = np.empty(values.shape, dtype=np.int32)
                 continue
+            np.copyto(current, window)
             # Strictly larger: at ties the earlier tap keeps its place.
-            better = window > values
-            better |= np.isnan(window)
-            np.copyto(values, window, where=better)
-            np.copyto(taps, i * kw + j, where=better)
+            np.greater(current, values, out=better)
+            better |= np.isnan(current, out=is_nan)
+            # Taps come in increasing order, so "the latest tap that was
+            # better" is the maximum of tap * better over the taps so far.
+            np.multiply(better, tap, out=tap_if_better)
+            np.maximum(taps, tap_if_better, out=taps)
+            np.maximum(values, current, out=values)  # NaN stays NaN
     return values, taps
 
 
@@ -72,13 +87,18 @@ def max_pool2d_backward(grad_output, taps, input_size, kernel_size, stride,
     eh, ew = padded_extent((oh, ow), kernel_size, stride, dilation)
     rows, columns = max(eh, ph + h), max(ew, pw + w)
     padded = np.zeros((n, c, rows, columns), dtype=grad_output.dtype)
+    # Multiplying by the 0/1 mask of a tap is many times faster than where(),
+    # but 0 * inf is NaN: with a non-finite gradient, where() it is.
+    finite = bool(np.isfinite(grad_output).all())
     for i in range(kh):
         for j in range(kw):
             chosen = taps == i * kw + j
             target = padded[:, :, window_slice(i * dh, oh, sh),
                             window_slice(j * dw, ow, sw)]
-            # where(), not a product with the mask: 0 * inf would be NaN.
-            target += np.where(chosen, grad_output, 0)
+            if finite:
+                target += grad_output * chosen
+            else:
+                target += np.where(chosen, grad_output, 0)
     if (ph, pw) == (0, 0) and (rows, columns) == (h, w):
         return padded
     return np.ascontiguousarray(padded[:, :, ph:ph + h, pw:pw + w])

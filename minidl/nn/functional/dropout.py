@@ -1,6 +1,6 @@
 """dropout: zero random elements while training, rescale the rest."""
 from ...autograd.function import Function
-from ...backend import get_array_module, move_array, device_of
+from ...backend import device_of, move_array
 from ...random import generator
 
 
@@ -15,15 +15,14 @@ class Dropout(Function):
         self.p = p
 
     def forward(self, x):
-        xp = get_array_module(x)
-        # Uniform draws from minidl's global generator (so manual_seed makes
-        # runs reproducible), drawn in x's precision: float32 draws are half
-        # the work of float64 ones.
+        # Uniform draws from minidl's global (CPU) generator, so manual_seed
+        # makes runs reproducible; drawn in x's precision (float32 draws are
+        # half the work of float64 ones). Only the boolean mask is moved to
+        # x's device.
         draw_dtype = x.dtype if x.dtype.kind == "f" and x.dtype.itemsize >= 4 \
             else "float32"
-        uniform = generator().random(x.shape, dtype=draw_dtype)
-        uniform = move_array(uniform, device_of(x))
-        keep = uniform >= self.p
+        keep = generator().random(x.shape, dtype=draw_dtype) >= self.p
+        keep = move_array(keep, device_of(x))
         self.mask = keep.astype(x.dtype) * x.dtype.type(1 / (1 - self.p))
         return x * self.mask
 
