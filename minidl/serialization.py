@@ -62,7 +62,8 @@ class _Encoder:
             name = self.entry_name(path)
             self.arrays[name] = np.asarray(value)
             return {"__scalar__": name}
-        if hasattr(value, "__array_interface__") or hasattr(value, "__cuda_array_interface__"):
+        if hasattr(value, "__array_interface__") or hasattr(
+                value, "__cuda_array_interface__"):  # a NumPy or CuPy array
             name = self.entry_name(path)
             self.arrays[name] = backend.to_numpy(value)
             return {"__ndarray__": name}

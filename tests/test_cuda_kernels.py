@@ -376,7 +376,10 @@ class _CompiledSources:
         self.lock = threading.Lock()
 
     def function(self, source, placeholders, index):
-        key = tuple(sorted(placeholders.items()))
+        # One library per full set of types: placeholders this kernel does
+        # not use take their first choice.
+        full = dict(TYPE_CHOICES[0], **placeholders)
+        key = tuple(sorted(full.items()))
         with self.lock:
             if key not in self.libraries:
                 self.libraries[key] = self._build(dict(key))

@@ -157,6 +157,7 @@ def test_linear_matches_torch(torch, batch, sizes, bias):
     compare_layer(torch, ours, theirs, x)
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
 @given(data=st.data())
 def test_conv2d_matches_torch(torch, data):
     groups = data.draw(st.sampled_from([1, 2]))

@@ -371,3 +371,16 @@ def test_repr_matches_torch(torch):
         tnn.ModuleList([tnn.Linear(4, 2, bias=False)]),
         tnn.CrossEntropyLoss(), tnn.Softmax(dim=1))
     assert repr(ours) == repr(theirs)
+
+
+def test_deepcopy_gives_an_independent_model():
+    import copy
+    model = make_model()
+    twin = copy.deepcopy(model)
+    assert isinstance(twin[0].fc.weight, nn.Parameter)
+    assert twin[0].fc.weight is not model[0].fc.weight
+    np.testing.assert_array_equal(to_numpy(twin[0].fc.weight),
+                                  to_numpy(model[0].fc.weight))
+    twin.eval()
+    assert model.training and not twin[0].norm.training
+    assert list(twin.state_dict()) == list(model.state_dict())

@@ -194,6 +194,7 @@ def test_tensors_hash_by_identity():
     assert len({x, y}) == 2 and x in {x: 1}
 
 
+@pytest.mark.cpu_only
 def test_results_are_arrays_even_for_full_reductions():
     """NumPy returns scalars for full reductions; tensors always hold arrays,
     so in-place updates work on them too."""

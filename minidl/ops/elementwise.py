@@ -93,6 +93,28 @@ class Sigmoid(Function):
         return gy * y * (1 - y)
 
 
+class ReLU(Function):
+    """y = max(x, 0), any shape.
+
+    dy/dx = 1 where y > 0, else 0 (0 at x = 0, as PyTorch), so
+    dx = gy * (y > 0). The mask is read from the output, which the next
+    layer keeps anyway, so relu costs no extra memory for backward.
+    (``np.maximum`` is several times faster than ``np.where`` here.)
+    """
+
+    def to_save(self, inputs, outputs):
+        return outputs
+
+    def forward(self, x):
+        return get_array_module(x).maximum(x, x.dtype.type(0))
+
+    def backward(self, gy):
+        from ..tensor import Tensor
+        y, = self.saved_tensors
+        # A constant mask: its own derivative is zero almost everywhere.
+        return gy * Tensor(y.data > 0)
+
+
 class Where(Function):
     """z = where(condition, x, y).  dz/dx = condition, dz/dy = not condition.
 
@@ -182,7 +204,7 @@ def sigmoid(x):
 def relu(x):
     """max(x, 0); the gradient is 1 where x > 0, else 0 (0 at x = 0, as
     PyTorch)."""
-    return where(_data(x) > 0, x, 0)
+    return ReLU()(x)
 
 
 def sign(x):

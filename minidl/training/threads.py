@@ -14,6 +14,8 @@ import ctypes
 # symbols) and in a plain system OpenBLAS.
 _SETTERS = ("scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_",
             "openblas_set_num_threads")
+_GETTERS = ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
+            "openblas_get_num_threads")
 
 
 def _loaded_openblas():
@@ -32,15 +34,33 @@ def _loaded_openblas():
     return paths
 
 
+def _first_function(names):
+    """The first of `names` found in a loaded OpenBLAS, or None."""
+    for path in _loaded_openblas():
+        library = ctypes.CDLL(path)  # already loaded: this only finds it
+        for name in names:
+            function = getattr(library, name, None)
+            if function is not None:
+                return function
+    return None
+
+
 def set_blas_threads(count):
     """Make OpenBLAS use `count` threads. Returns True when it could."""
-    done = False
-    for path in _loaded_openblas():
-        library = ctypes.CDLL(path)
-        for name in _SETTERS:
-            setter = getattr(library, name, None)
-            if setter is not None:
-                setter(ctypes.c_int(count))
-                done = True
-                break
-    return done
+    if not isinstance(count, int) or count < 1:
+        raise ValueError("set_blas_threads: count must be a positive int, got "
+                         "{!r}".format(count))
+    setter = _first_function(_SETTERS)
+    if setter is None:
+        return False
+    setter(ctypes.c_int(count))
+    return True
+
+
+def get_blas_threads():
+    """How many threads OpenBLAS uses (None when no OpenBLAS is found)."""
+    getter = _first_function(_GETTERS)
+    if getter is None:
+        return None
+    getter.restype = ctypes.c_int
+    return int(getter())

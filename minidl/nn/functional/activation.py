@@ -3,7 +3,7 @@ softmax, log_softmax; and pad.
 
 sigmoid, tanh, softmax, log_softmax and pad are the ops of :mod:`minidl.ops`,
 given PyTorch's functional signatures here. relu and gelu are ops of their
-own, written for speed: one pass forward, and a backward made of Tensor ops
+own (relu lives in :mod:`minidl.ops.elementwise`), written for speed: one pass forward, and a backward made of Tensor ops
 so it can be differentiated again.
 """
 import math
@@ -18,31 +18,11 @@ from ...ops.softmax import softmax as _softmax
 
 # -- relu ---------------------------------------------------------------------
 
-class ReLU(Function):
-    """y = max(x, 0), any shape.
-
-    dy/dx = 1 where y > 0, else 0 (0 at x = 0, as PyTorch), so
-    dx = gy * (y > 0). The mask is read from the output, which the next
-    layer keeps anyway, so relu costs no extra memory for backward.
-    """
-
-    def to_save(self, inputs, outputs):
-        return outputs
-
-    def forward(self, x):
-        return get_array_module(x).maximum(x, 0)
-
-    def backward(self, gy):
-        from ...tensor import Tensor
-        y, = self.saved_tensors
-        # A constant mask: its own derivative is zero almost everywhere.
-        return gy * Tensor(y.data > 0)
-
-
 def relu(input, inplace=False):
-    """max(input, 0) element-wise. With ``inplace=True`` the result is
-    written into `input`, which is returned."""
-    result = ReLU()(input)
+    """max(input, 0) element-wise (the op is :class:`minidl.ops.elementwise.ReLU`).
+    With ``inplace=True`` the result is written into `input`, which is
+    returned."""
+    result = _elementwise.relu(input)
     return input._assign(result) if inplace else result
 
 
