@@ -37,6 +37,7 @@ an uninterrupted run.
 """
 import argparse
 import json
+import math
 import os
 import sys
 
@@ -48,12 +49,12 @@ from .training import checkpoint as ckpt
 from .training import data as data_setup
 from .training import history as log_file
 from .training.early_stopping import BestTracker
-from .training.inference import choose_device
+from .training.inference import build_model, choose_device, read_model_file
 from .training.freeze import apply_freeze, parameter_groups, parse_freeze
 from .training.loop import FGSM, evaluate, train_one_epoch
 from .training.metrics import format_report, report_dict
 from .training.plotting import plot_history
-from .training.pretrained import PUBLISHED, WeightsError, resolve_weights
+from .training.pretrained import PUBLISHED, resolve_weights
 from .training.threads import set_blas_threads
 from .training.schedule import (OPTIMIZERS, SCHEDULES, build_optimizer,
                                 build_scheduler)
@@ -83,7 +84,8 @@ def build_parser():
     model.add_argument("--arch", help="architecture: {} (default: the one "
                        "named by the weights)".format(
                            ", ".join(models.list_models())))
-    model.add_argument("--weights", help="a converted .npz, a PyTorch checkpoint "
+    model.add_argument("--weights", help="a converted .npz (or a checkpoint "
+                       "or model.npz of an earlier run), a PyTorch checkpoint "
                        "(.th/.pt/.pth; needs torch) or a published name ({}); "
                        "none: random initialisation".format(
                            ", ".join(sorted(PUBLISHED))))
@@ -120,17 +122,23 @@ def build_parser():
                        help="learning rate (default 0.01 for sgd, 1e-3 adamw)")
     optim.add_argument("--head-lr", type=float, default=None,
                        help="learning rate of the classifier (default --lr)")
-    optim.add_argument("--momentum", type=float, default=0.9)
-    optim.add_argument("--nesterov", action="store_true")
+    optim.add_argument("--momentum", type=float, default=0.9,
+                       help="SGD momentum (default 0.9; --schedule onecycle "
+                            "cycles it between 0.95 and 0.85 instead)")
+    optim.add_argument("--nesterov", action="store_true",
+                       help="Nesterov momentum (SGD)")
     optim.add_argument("--weight-decay", type=float, default=None,
                        help="default 5e-4 for sgd, 1e-2 for adamw")
-    optim.add_argument("--label-smoothing", type=float, default=0.0)
+    optim.add_argument("--label-smoothing", type=float, default=0.0,
+                       help="in [0, 1) (default 0)")
     optim.add_argument("--epochs", type=int, default=5)
     optim.add_argument("--batch-size", type=int, default=128)
     optim.add_argument("--eval-batch-size", type=int, default=256)
     optim.add_argument("--schedule", default="cosine", choices=SCHEDULES,
                        help="per-batch learning-rate schedule (default cosine)")
-    optim.add_argument("--warmup-epochs", type=float, default=0.0)
+    optim.add_argument("--warmup-epochs", type=float, default=0.0,
+                       help="linear warm-up from lr/10 over this many epochs "
+                            "(onecycle: the length of its rising phase)")
     optim.add_argument("--step-epochs", type=int, default=None,
                        help="--schedule step: epochs between decays "
                             "(default epochs // 3)")
@@ -220,18 +228,15 @@ def check_arguments(args):
     if args.arch is None and args.weights is None:
         raise UsageError("give --arch, or --weights whose metadata names one")
     parse_freeze(args.freeze)
-    positive = {"lr": args.lr, "epochs": args.epochs,
-                "batch-size": args.batch_size,
-                "eval-batch-size": args.eval_batch_size}
-    optional_positive = {"head-lr": args.head_lr, "grad-clip": args.grad_clip,
-                         "adv-eps": args.adv_eps, "patience": args.patience,
-                         "limit-train-batches": args.limit_train_batches,
-                         "image-size": args.image_size,
-                         "threads": args.threads,
-                         "step-epochs": args.step_epochs}
-    for name, value in list(positive.items()) + [
-            item for item in optional_positive.items() if item[1] is not None]:
-        if not value > 0:
+    must_be_positive = [
+        ("lr", args.lr), ("epochs", args.epochs), ("batch-size", args.batch_size),
+        ("eval-batch-size", args.eval_batch_size), ("head-lr", args.head_lr),
+        ("grad-clip", args.grad_clip), ("adv-eps", args.adv_eps),
+        ("patience", args.patience), ("image-size", args.image_size),
+        ("limit-train-batches", args.limit_train_batches),
+        ("threads", args.threads), ("step-epochs", args.step_epochs)]
+    for name, value in must_be_positive:
+        if value is not None and not value > 0:  # None: the option is unused
             raise UsageError("--{} must be positive, got {}".format(name, value))
     if not 0 < args.val_split < 1:
         raise UsageError("--val-split must be in (0, 1), got {}".format(
@@ -265,6 +270,9 @@ def load_starting_model(args, classes, resumed):
     when the class counts differ."""
     if resumed is not None:
         metadata = resumed[1]
+        if args.arch != metadata["architecture"]:
+            raise UsageError("--resume: the checkpoint holds a {}, not a {}"
+                             .format(metadata["architecture"], args.arch))
         if list(metadata["classes"]) != list(classes):
             raise UsageError("--resume: the checkpoint was trained on the "
                              "classes {}, --data has {}".format(
@@ -276,7 +284,7 @@ def load_starting_model(args, classes, resumed):
     if args.weights is not None:
         path = resolve_weights(args.weights, os.path.join(args.out, "converted"),
                                architecture=args.arch)
-        _, weights_metadata = models.load_weights(path)
+        state, weights_metadata = read_model_file(path)
         stored = weights_metadata.get("architecture")
         if args.arch is not None and stored is not None and stored != args.arch:
             raise UsageError("--arch {} but --weights {} holds a {}".format(
@@ -285,7 +293,7 @@ def load_starting_model(args, classes, resumed):
         if args.arch is None:
             raise UsageError("--weights {} does not name its architecture; "
                              "give --arch".format(args.weights))
-        model = models.get_model(args.arch, weights=path)
+        model = build_model(args.arch, state, path)
         print("loaded {} weights from {}".format(args.arch, path))
         if model.num_classes != len(classes):
             print("new {}-class head (the weights have {} classes)".format(
@@ -355,8 +363,7 @@ def set_up(args, resumed):
     s.adversary = FGSM(args.adv_eps, s.mean, s.std) if args.adv_eps else None
     s.tracker = BestTracker(args.patience)
     s.metadata = {
-        "architecture": args.arch if resumed is None
-        else resumed[1]["architecture"],
+        "architecture": args.arch,
         "num_classes": len(s.classes), "classes": s.classes,
         "input_mean": list(s.mean), "input_std": list(s.std),
         "image_size": list(s.image_size), "input_size": s.image_size[0],
@@ -394,8 +401,10 @@ def evaluate_before(s, paths):
 
 def train(args, s, paths, start_epoch):
     """Epochs start_epoch + 1 .. args.epochs; stops early on --patience."""
-    loss_fn = lambda logits, labels: F.cross_entropy(  # noqa: E731
-        logits, labels, label_smoothing=args.label_smoothing)
+    def loss_fn(logits, labels):
+        return F.cross_entropy(logits, labels,
+                               label_smoothing=args.label_smoothing)
+
     for epoch in range(start_epoch + 1, args.epochs + 1):
         s.current_epoch = epoch
         trained = train_one_epoch(
@@ -403,6 +412,11 @@ def train(args, s, paths, start_epoch):
             s.frozen_norms, args.grad_clip, s.adversary,
             max_batches=s.steps_per_epoch,
             prefix="epoch {}/{}".format(epoch, args.epochs))
+        if not math.isfinite(trained.loss):
+            raise FloatingPointError(
+                "training diverged: the loss of epoch {} is {}; lower --lr (or "
+                "use --grad-clip); {} holds the last good epoch".format(
+                    epoch, trained.loss, paths["last"]))
         validated = evaluate(s.model, s.val_loader, len(s.classes),
                              prefix="val {}".format(epoch))
         is_best = s.tracker.update(epoch, validated)
@@ -542,8 +556,9 @@ class Interrupted(Exception):
 
 def main(argv=None):
     """Run the command. Returns the exit status: 0, 1 when the arguments,
-    files or weights are unusable (the message says why), 130 when
-    interrupted. Errors during training itself keep their traceback."""
+    files or weights are unusable or training diverged (the message says
+    why), 130 when interrupted. Other errors during training keep their
+    traceback."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     try:
@@ -558,6 +573,9 @@ def main(argv=None):
     except Interrupted as error:
         print("\n{}".format(error), file=sys.stderr)
         return 130
+    except FloatingPointError as error:  # a diverged run
+        print("error: {}".format(error), file=sys.stderr)
+        return 1
     return 0
 
 

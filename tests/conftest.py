@@ -25,6 +25,11 @@ TEST_DEVICE = os.environ.get("MINIDL_TEST_DEVICE", "cpu")
 settings.register_profile("default", max_examples=15, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow,
                                                  HealthCheck.function_scoped_fixture])
+# "quick": the GPU check script's run of the whole suite on a GPU, where
+# each small op costs a kernel launch (benchmarks/gpu_check.sh).
+settings.register_profile("quick", max_examples=5, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow,
+                                                 HealthCheck.function_scoped_fixture])
 settings.register_profile("thorough", max_examples=200, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow,
                                                  HealthCheck.function_scoped_fixture])
@@ -32,7 +37,11 @@ settings.load_profile(os.environ.get("MINIDL_HYPOTHESIS_PROFILE", "default"))
 
 
 def pytest_configure(config):
-    backend.set_default_device(TEST_DEVICE)
+    try:
+        backend.set_default_device(TEST_DEVICE)
+    except (ValueError, RuntimeError) as error:  # e.g. cuda without a GPU
+        raise pytest.UsageError("MINIDL_TEST_DEVICE={}: {}".format(
+            TEST_DEVICE, error)) from None
 
 
 @pytest.fixture(autouse=True)

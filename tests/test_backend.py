@@ -57,6 +57,7 @@ def _import_minidl_with(environment_value):
                           capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.cpu_only  # a subprocess
 def test_minidl_device_environment_variable_chooses_the_default():
     result = _import_minidl_with("cpu")
     assert result.returncode == 0, result.stderr

@@ -82,6 +82,7 @@ def test_guesses_torchvision_architectures(torch, tmp_path, name, classes):
     assert metadata["input_size"] == 224
 
 
+@pytest.mark.cpu_only  # a subprocess
 def test_command_line(torch, tmp_path, cifar_state):
     torch.save(cifar_state, tmp_path / "src.pth")
     done = subprocess.run(
@@ -99,6 +100,7 @@ def test_command_line(torch, tmp_path, cifar_state):
     assert not (tmp_path / "bad.npz").exists()
 
 
+@pytest.mark.cpu_only  # a subprocess
 def test_loading_needs_no_torch(torch, tmp_path, cifar_state):
     torch.save(cifar_state, tmp_path / "src.pth")
     convert.from_torch(tmp_path / "src.pth", tmp_path / "dst.npz")

@@ -10,6 +10,8 @@ import pytest
 
 from minidl.data import CIFAR10, ImageFolder, cifar, folder
 
+pytestmark = pytest.mark.cpu_only  # reading files: host-side by nature
+
 
 # -- CIFAR-10 -----------------------------------------------------------------
 

@@ -171,8 +171,8 @@ def test_resume_gives_the_same_final_weights(full_run, tiny_data, weights_file,
     assert minidl.load(out / "last.npz")["epoch"] == 1
     monkeypatch.setattr(finetune, "train_one_epoch", original)
 
-    # Only --resume: every other option comes from the checkpoint.
-    assert finetune.main(["--resume", str(out / "last.npz")]) == 0
+    # Only --out and --resume: the other options come from the checkpoint.
+    assert finetune.main(["--out", str(out), "--resume"]) == 0
     resumed = minidl.load(out / "last.npz")
     uninterrupted = minidl.load(out_full / "last.npz")
     assert resumed["epoch"] == uninterrupted["epoch"] == 2
@@ -186,6 +186,28 @@ def test_resume_gives_the_same_final_weights(full_run, tiny_data, weights_file,
     rows, rows_full = read_log(out / "log.jsonl"), read_log(out_full / "log.jsonl")
     assert [r["val_loss"] for r in rows] == [r["val_loss"] for r in rows_full]
     assert [r["lr"] for r in rows] == [r["lr"] for r in rows_full]
+
+
+def test_resume_path_and_saved_options(full_run, capsys):
+    out, _ = full_run
+    parser = finetune.build_parser()
+    args, (state, metadata) = finetune.parse_arguments(
+        parser, ["--resume", str(out / "best.npz"), "--epochs", "5"])
+    assert args.out == str(out)  # the checkpoint's folder
+    assert (args.batch_size, args.schedule, args.crop_padding_mode) == \
+        (8, "onecycle", "reflect")
+    assert args.epochs == 5 and metadata["epoch"] == state["epoch"]
+    assert "--epochs 2 -> 5" in capsys.readouterr().err  # warned
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NaN arithmetic
+def test_diverging_training_stops_with_a_clear_error(tiny_data, weights_file,
+                                                     tmp_path, capsys):
+    assert finetune.main(base_args(tiny_data, tmp_path / "out", weights_file,
+                                   "--lr", "1e30", "--epochs", "1",
+                                   "--limit-train-batches", "2")) == 1
+    assert "error: training diverged: the loss of epoch 1 is nan" in \
+        capsys.readouterr().err
 
 
 def weights_of(path):
@@ -239,6 +261,37 @@ def test_other_options_run_and_test_split_is_reported(tiny_data, weights_file,
     rows = read_log(out / "log.jsonl")
     assert rows[1]["images_per_second"] > 0
     assert minidl.load(out / "last.npz")["scheduler"]["last_epoch"] == 2 * 2
+
+
+def write_cifar10_folder(root, per_batch=6):
+    """CIFAR-10's python format: five training batches and a test batch of
+    `per_batch` random 32x32 images each."""
+    import pickle
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name in ["data_batch_{}".format(i) for i in range(1, 6)] + \
+            ["test_batch"]:
+        record = {b"data": rng.integers(0, 256, (per_batch, 3072), np.uint8),
+                  b"labels": [int(v) for v in rng.integers(0, 10, per_batch)]}
+        with open(folder / name, "wb") as handle:
+            pickle.dump(record, handle)
+    return root
+
+
+def test_cifar10_folder_with_its_test_batch(tmp_path, capsys):
+    data = write_cifar10_folder(tmp_path / "cifar")
+    out = tmp_path / "out"
+    assert finetune.main(["--arch", "resnet20", "--data", str(data),
+                          "--test-data", str(data), "--out", str(out),
+                          "--epochs", "1", "--batch-size", "8",
+                          "--val-split", "0.2", "--device", "cpu"]) == 0
+    assert "no --weights: resnet20 starts from a random initialisation" in \
+        capsys.readouterr().out
+    report = json.loads((out / "report.json").read_text())
+    assert report["validation"]["samples"] == 6  # 0.2 of 30
+    assert report["test"]["samples"] == 6  # the test batch
+    assert report["validation"]["classes"][0] == "airplane"
 
 
 @pytest.mark.parametrize("change, message", [

@@ -72,7 +72,7 @@ def _compare_with_torch(torch, ours, theirs, arrays, grad_seed):
                          name="grad of " + name)
 
 
-# -- PyTorch parity ------------------------------------------------------------
+# -- PyTorch parity -----------------------------------------------------------
 
 @MANY
 @given(config=conv_configs(), seed=st.integers(0, 2**16))
@@ -171,7 +171,7 @@ def test_conv2d_unbatched_input_matches_torch(torch):
     assert_close(y, ty, rtol=1e-10, atol=1e-10)
 
 
-# -- gradient checks (float64, tiny shapes) ------------------------------------
+# -- gradient checks (float64, tiny shapes) -----------------------------------
 
 def _tiny_configs():
     return conv_configs(max_channels_per_group=2, max_groups=2, max_kernel=2,
@@ -220,7 +220,7 @@ def test_conv2d_third_order_gradcheck():
     assert gradcheck(second, [x, w])
 
 
-# -- the kernels ------------------------------------------------------------------
+# -- the kernels --------------------------------------------------------------
 
 @given(config=conv_configs(max_extra=3), seed=st.integers(0, 2**16))
 def test_im2col_reads_the_window_elements(config, seed):
@@ -278,7 +278,7 @@ def test_conv_results_do_not_share_the_scratch_buffers():
         np.testing.assert_array_equal(t.numpy(), before, err_msg=name)
 
 
-# -- dtypes ----------------------------------------------------------------------
+# -- dtypes -------------------------------------------------------------------
 
 @pytest.mark.parametrize("op", ["conv2d", "conv_transpose2d"])
 def test_float32_stays_float32(op):
@@ -313,7 +313,7 @@ def test_float32_close_to_torch(torch):
     assert_close(mw.grad, tw.grad, rtol=1e-4, atol=1e-3, name="grad weight")
 
 
-# -- bad inputs ---------------------------------------------------------------------
+# -- bad inputs ---------------------------------------------------------------
 
 def _raises(fn, *fragments):
     with pytest.raises(ValueError) as info:

@@ -69,7 +69,7 @@ def _compare(torch, ours, theirs, x, seed, rtol=1e-10):
     return y, ty
 
 
-# -- max_pool2d ------------------------------------------------------------------
+# -- max_pool2d ---------------------------------------------------------------
 
 @MANY
 @given(config=pool_configs(), seed=st.integers(0, 2**16))
@@ -168,7 +168,7 @@ def test_max_pool2d_kernels_are_registered_and_agree():
     np.testing.assert_allclose((gathered * g).sum(), (x2 * gx).sum(), rtol=1e-12)
 
 
-# -- avg_pool2d ---------------------------------------------------------------------
+# -- avg_pool2d ---------------------------------------------------------------
 
 @MANY
 @given(config=pool_configs(dilation=False), count_include_pad=st.booleans(),
@@ -211,7 +211,7 @@ def test_avg_pool2d_gradcheck_and_gradgradcheck(config, count_include_pad, seed)
     assert gradgradcheck(fn, [x])
 
 
-# -- adaptive_avg_pool2d -------------------------------------------------------------
+# -- adaptive_avg_pool2d ------------------------------------------------------
 
 def _adaptive_cases():
     sizes = st.integers(1, 7)
@@ -252,7 +252,7 @@ def test_adaptive_avg_pool2d_to_one_is_the_mean(torch):
     np.testing.assert_allclose(y.numpy()[:, :, 0, 0], x.mean(axis=(2, 3)))
 
 
-# -- shared: unbatched input, float32, bad inputs -------------------------------------------
+# -- shared: unbatched input, float32, bad inputs -----------------------------
 
 POOLS = {
     "max_pool2d": lambda t: F.max_pool2d(t, 3, 2, 1, ceil_mode=True),

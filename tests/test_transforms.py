@@ -6,6 +6,8 @@ from hypothesis import given, strategies as st
 
 from minidl.data import transforms as T
 
+pytestmark = pytest.mark.cpu_only  # NumPy batch transforms: host-side by nature
+
 
 def _grid(height=4, width=4):
     """One single-channel image whose pixel (r, c) holds 10 * r + c + 1."""

@@ -11,6 +11,14 @@ How a batch is made (``_make_batch``):
 3. the loader's ``transform(images, rng)`` on the first field (the images);
 4. every array becomes a minidl Tensor on `device`.
 
+On a GPU, step 4 is split in two (see ``minidl/kernels/cuda_transfer.py``):
+the batch is copied to the GPU on a CUDA stream of its own as soon as it
+is made (from pinned host memory with ``pin_memory=True``, so the copy is
+asynchronous), and handed over when the loop asks for it; without worker
+threads the loop makes the next batch, starting its copy, before handing
+over the current one. Either way the copy of the next batch overlaps the
+current training step. On the CPU none of this happens.
+
 `rng` is a generator seeded by (seed, epoch, batch index), so random
 augmentations are the same whichever thread makes the batch and however
 long it takes.
@@ -75,11 +83,13 @@ def _to_tensors(batch, device):
     return Tensor(backend.move_array(batch, device))
 
 
-def _make_batch(loader, epoch, batch_index, indices):
+def _make_batch(loader, epoch, batch_index, indices, transfer=None):
     """Batch `batch_index` of `epoch`: samples, transform, Tensors.
 
     A plain function of the loader (not a method of the iterator), so the
-    work queued in the thread pool never keeps the iterator alive.
+    work queued in the thread pool never keeps the iterator alive. With a
+    `transfer` (on a GPU) the result is a batch whose copy to the GPU has
+    started, for ``transfer.finish``.
     """
     rng = loader.batch_generator(epoch, batch_index)
     dataset = loader.dataset
@@ -94,6 +104,8 @@ def _make_batch(loader, epoch, batch_index, indices):
             batch = (images,) + tuple(batch[1:])
         else:
             batch = call_transform(loader.transform, batch, rng)
+    if transfer is not None:
+        return transfer.start(batch)
     return _to_tensors(batch, loader.device)
 
 
@@ -121,6 +133,12 @@ class _LoaderIterator:
         self.next_to_return = 0
         self.next_to_submit = 0
         self.pending = collections.deque()  # futures, in batch order
+        self.ready = collections.deque()  # batches made in this thread
+        # On a GPU: the copies of batches to it, on a stream of their own.
+        self.transfer = None
+        if loader.device.type == "cuda":
+            from ..kernels.cuda_transfer import BatchTransfer
+            self.transfer = BatchTransfer(loader.device, loader.pin_memory)
         self.pool = None
         if loader.num_workers > 0:
             self.pool = ThreadPoolExecutor(max_workers=loader.num_workers,
@@ -139,7 +157,8 @@ class _LoaderIterator:
                self.next_to_submit < len(self.batches)):
             index = self.next_to_submit
             self.pending.append(self.pool.submit(
-                _make_batch, self.loader, self.epoch, index, self.batches[index]))
+                _make_batch, self.loader, self.epoch, index, self.batches[index],
+                self.transfer))
             self.next_to_submit += 1
 
     def __next__(self):
@@ -149,19 +168,46 @@ class _LoaderIterator:
             raise StopIteration
         self.next_to_return += 1
         if self.pool is None:
-            return _make_batch(self.loader, self.epoch, index, self.batches[index])
+            return self._hand_over(self._made_here(index))
         if not self.pending:
             self._submit_ahead()
         future = self.pending.popleft()
         self._submit_ahead()  # the workers go on while this batch is used
         try:
-            return future.result()
+            batch = future.result()
         except Exception as error:
             self.close()
             _reraise_from_worker(error, index)
         except BaseException:  # KeyboardInterrupt: stop the workers too
             self.close()
             raise
+        return self._hand_over(batch)
+
+    def _made_here(self, index):
+        """Batch `index`, made in this thread. On a GPU the next batch is
+        made, and its copy started, before this one is handed over: that
+        copy then runs during this batch's training step."""
+        if not self.ready:
+            self.ready.append(_make_batch(self.loader, self.epoch, index,
+                                          self.batches[index], self.transfer))
+        batch = self.ready.popleft()
+        if isinstance(batch, Exception):  # making it failed one step ago
+            raise batch
+        if self.transfer is not None and index + 1 < len(self.batches):
+            try:
+                self.ready.append(_make_batch(
+                    self.loader, self.epoch, index + 1,
+                    self.batches[index + 1], self.transfer))
+            except Exception as error:  # raised when that batch is asked for
+                self.ready.append(error)
+        return batch
+
+    def _hand_over(self, batch):
+        """The batch as Tensors on the loader's device (on a GPU, once its
+        copy is done: the compute stream waits for it, the host does not)."""
+        if self.transfer is None:
+            return batch
+        return self.transfer.finish(batch)
 
     def close(self):
         """Cancel queued batches and wait for the worker threads to exit."""
@@ -171,6 +217,9 @@ class _LoaderIterator:
                 future.cancel()
             self.pending.clear()
             pool.shutdown(wait=True, cancel_futures=True)
+        self.ready.clear()
+        if self.transfer is not None:
+            self.transfer.close()
         self.next_to_return = len(self.batches)
 
     def __del__(self):
@@ -194,8 +243,9 @@ class DataLoader:
     * `transform`: applied to the first field of each batch (the images),
       e.g. augmentation for a training split only;
     * `device`: where the batches go (None: minidl's default device);
-    * `pin_memory`: accepted for compatibility, has no effect (the copy to
-      the GPU already happens in the worker threads).
+    * `pin_memory`: on a GPU, stage each batch in pinned (page-locked) host
+      memory, so that its copy to the GPU is asynchronous and overlaps the
+      training step; no effect on the CPU.
 
     For an image dataset with ``ToTensor`` in a transform, a batch is
     ``(images float32 (B, C, H, W), targets int64 (B,))``.

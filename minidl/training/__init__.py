@@ -1,4 +1,16 @@
-"""Pieces of a training run: progress bar, metrics, plots, checkpoints.
+"""Pieces of a training run; the fine-tuning command (:mod:`minidl.finetune`)
+puts them together, one job per module:
 
-The fine-tuning command (:mod:`minidl.finetune`) puts them together.
+* ``pretrained``: ``--weights`` -> a converted ``.npz`` (published names,
+  cache, SHA-256, conversion of PyTorch checkpoints);
+* ``data``: open an image folder or CIFAR-10, split it, build transforms;
+* ``freeze``: ``--freeze`` rules and the optimizer's parameter groups;
+* ``schedule``: the optimizer and the per-batch learning-rate schedule;
+* ``loop``: one training epoch, evaluation, FGSM adversarial examples;
+* ``early_stopping``: the best epoch and ``--patience``;
+* ``checkpoint``: ``best.npz`` / ``last.npz`` / ``model.npz``, resuming;
+* ``history``, ``plotting``, ``progress``, ``metrics``: the JSON-lines log,
+  the curves, the progress bar, accuracy and confusion matrices;
+* ``inference``: rebuild a model from a file, for evaluate and predict;
+* ``threads``: the number of threads of NumPy's BLAS.
 """

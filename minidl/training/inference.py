@@ -54,8 +54,8 @@ def _image_size(metadata):
     return (int(side), int(side)) if side else None
 
 
-def load_model(path, device=None):
-    """A LoadedModel from a checkpoint or weights file."""
+def read_model_file(path):
+    """(state dict, metadata) of a checkpoint or a weights file."""
     state, metadata = serialization.load(path, with_metadata=True)
     metadata = dict(metadata or {})
     if metadata.get("format") == CHECKPOINT_FORMAT:
@@ -63,7 +63,12 @@ def load_model(path, device=None):
     if not isinstance(state, dict):
         raise ValueError("{}: expected a checkpoint or a weights file (a state "
                          "dict), found a {}".format(path, type(state).__name__))
-    architecture = metadata.get("architecture")
+    return state, metadata
+
+
+def build_model(architecture, state, path):
+    """The `architecture` model with `state` loaded, its head sized to the
+    state's classifier (`path` names the file in errors)."""
     if architecture not in models.list_models():
         raise ValueError("{}: its metadata names no known architecture (found "
                          "{!r}); expected one of {}".format(
@@ -76,7 +81,20 @@ def load_model(path, device=None):
     num_classes = int(state[head].shape[0])
     if num_classes != model.num_classes:
         models.replace_head(model, num_classes)
-    model.load_state_dict(state)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as error:
+        raise ValueError("{}: does not fit {}: {}".format(
+            path, architecture, error)) from None
+    return model
+
+
+def load_model(path, device=None):
+    """A LoadedModel (in eval mode) from a checkpoint or weights file."""
+    state, metadata = read_model_file(path)
+    architecture = metadata.get("architecture")
+    model = build_model(architecture, state, path)
+    num_classes = model.num_classes
     device = backend.Device(device) if device is not None else \
         backend.Device("cpu")
     model.to(device)

@@ -20,6 +20,7 @@ def plot_history(history, path):
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator
     except ImportError:
         return False
     figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(10, 4))
@@ -35,6 +36,8 @@ def plot_history(history, path):
     accuracy_axes.set_xlabel("epoch")
     accuracy_axes.set_ylabel("accuracy (%)")
     accuracy_axes.legend()
+    for axes in (loss_axes, accuracy_axes):
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs
     figure.tight_layout()
     temporary = path + ".tmp.png"
     figure.savefig(temporary, dpi=100)

@@ -116,10 +116,12 @@ def conv2d_weight_array(x, gy, kernel_size, stride, padding, dilation, groups):
     cols = scratch("cols", (n, c_in, kh, kw, oh, ow), x)
     kernels.get("im2col", xp)(x, kernel_size, stride, padding, dilation,
                               (oh, ow), out=cols)
-    per_image = xp.matmul(
-        gy.reshape(n, groups, c_out // groups, oh * ow),
-        cols.reshape(n, groups, c_group * kh * kw, oh * ow)
-        .transpose(0, 1, 3, 2))  # a view: BLAS reads the columns transposed
+    per_image = scratch("weight_per_image",
+                        (n, groups, c_out // groups, c_group * kh * kw), x)
+    xp.matmul(gy.reshape(n, groups, c_out // groups, oh * ow),
+              cols.reshape(n, groups, c_group * kh * kw, oh * ow)
+              .transpose(0, 1, 3, 2),  # a view: BLAS reads it transposed
+              out=per_image)
     return per_image.sum(axis=0).reshape(c_out, c_group, kh, kw)
 
 

@@ -58,7 +58,7 @@ class _Window:
         return xp.ascontiguousarray(padded[:, :, ph:ph + h, pw:pw + w])
 
 
-# -- max pooling ---------------------------------------------------------------
+# -- max pooling --------------------------------------------------------------
 
 class MaxPool2d(Function):
     """y = the largest element of each window (padding reads as -inf).
@@ -141,7 +141,7 @@ def _flat_indices(taps, window, input_size):
     return (rows * input_size[1] + cols).astype(np.int64)
 
 
-# -- average pooling -------------------------------------------------------------
+# -- average pooling ----------------------------------------------------------
 
 def _window_sum(x, window, output_size):
     """Sum of each window of x, padding counting as 0: (N, C, OH, OW)."""
@@ -230,7 +230,7 @@ class AvgPool2dSpread(Function):
                          self.divisor)(gg)
 
 
-# -- the public functions ----------------------------------------------------------
+# -- the public functions -----------------------------------------------------
 
 def _as_batch(input, op):
     """(input as 4-D, whether it was a single 3-D image)."""
