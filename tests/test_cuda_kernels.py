@@ -7,7 +7,7 @@ machine allows:
 2. Compilation: every kernel's CUDA source compiles with NVRTC, no GPU
    needed. (a) As CuPy itself would generate and compile it, where CuPy is
    installed; (b) wrapped in a standalone kernel, with any NVRTC library
-   found (torch's CUDA wheels bring one), where CuPy is not.
+   found (CuPy's or torch's CUDA wheels bring one), CuPy or not.
 3. Results on the CPU: a stand-in ``cupy`` module whose ElementwiseKernel
    runs each kernel's C++ body in a loop over ``i`` (compiled with the
    system's C++ compiler) lets the registered CuPy functions themselves run
@@ -40,6 +40,7 @@ from hypothesis import given, strategies as st
 import minidl
 from minidl import backend, kernels
 from minidl.kernels import cuda as cuda_kernels
+from minidl.kernels import cuda_batchnorm
 from minidl.kernels.cuda_common import ElementwiseSource
 
 # Every name the NumPy side registers (a test below checks the registry
@@ -509,6 +510,8 @@ def _fake_cupy():
                  "float32", "float64", "int32", "int64", "asarray"):
         setattr(module, name, getattr(np, name))
     module.ElementwiseKernel = _EmulatedElementwiseKernel
+    module.cuda = types.SimpleNamespace(
+        Device=lambda: types.SimpleNamespace(id=0))
     cupyx = types.ModuleType("cupyx")
     cupyx.scatter_add = np.add.at
     return module, cupyx
@@ -535,6 +538,7 @@ class Runner:
             # put the real ones back afterwards.
             for source in ElementwiseSource.all_sources:
                 monkeypatch.setattr(source, "_kernels", {})
+            monkeypatch.setattr(cuda_batchnorm, "_ZEROS", {})  # same idea
             self.to_device = lambda a: np.array(a, copy=True)
             self.to_host = np.asarray
         else:

@@ -125,18 +125,18 @@ def adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr,
     # the L2 term for Adam. A new array only when it differs from grad,
     # which belongs to the caller and must not change.
     if weight_decay != 0 and not decoupled_weight_decay:
-        g = xp.multiply(param, weight_decay)
+        g = xp.multiply(param, weight_decay, out=xp.empty_like(param))
         if maximize:
             xp.subtract(g, grad, out=g)
         else:
             xp.add(g, grad, out=g)
     elif maximize:
-        g = xp.negative(grad)
+        g = xp.negative(grad, out=xp.empty_like(grad))
     else:
         g = grad
 
     # v = beta2 * v + (1 - beta2) * g * g
-    work = xp.multiply(g, g)
+    work = xp.multiply(g, g, out=xp.empty_like(g))
     xp.multiply(work, 1.0 - beta2, out=work)
     xp.multiply(exp_avg_sq, beta2, out=exp_avg_sq)
     xp.add(exp_avg_sq, work, out=exp_avg_sq)

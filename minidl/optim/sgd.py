@@ -83,13 +83,14 @@ def sgd_update(param, grad, momentum_buffer, lr, weight_decay, momentum,
     # direction = (-grad if maximize else grad) + weight_decay * param,
     # built in the one temporary array of this step.
     if weight_decay != 0:
-        direction = xp.multiply(param, weight_decay)
+        direction = xp.multiply(param, weight_decay,
+                                out=xp.empty_like(param))
         if maximize:
             xp.subtract(direction, grad, out=direction)
         else:
             xp.add(direction, grad, out=direction)
     elif maximize:
-        direction = xp.negative(grad)
+        direction = xp.negative(grad, out=xp.empty_like(grad))
     else:
         direction = grad.copy()
 

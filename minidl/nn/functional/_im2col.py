@@ -18,7 +18,6 @@ from numpy.lib.stride_tricks import as_strided
 
 from ... import kernels
 from ...backend import get_array_module
-from ._threads import over_images
 from ._window import padded_extent, window_slice
 
 
@@ -59,26 +58,21 @@ def im2col(x, kernel_size, stride, padding, dilation, output_size, out=None):
     return.
     """
     n, c = x.shape[:2]
-    (kh, kw), (oh, ow) = kernel_size, output_size
-    if out is None:
-        out = np.empty((n, c, kh, kw, oh, ow), dtype=x.dtype)
+    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = kernel_size, stride, dilation, \
+        output_size
     extent = padded_extent(output_size, kernel_size, stride, dilation)
-
-    def copy_windows(start, stop):
-        padded = pad_to_cover(x[start:stop], padding, extent, 0)
-        (sh, sw), (dh, dw) = stride, dilation
-        n_step, c_step, h_step, w_step = padded.strides
-        # A view, no copy: axis by axis, how far to move in memory for one
-        # step of image, channel, kernel row, kernel column, output row and
-        # output column.
-        windows = as_strided(
-            padded, shape=(stop - start, c, kh, kw, oh, ow),
-            strides=(n_step, c_step, h_step * dh, w_step * dw, h_step * sh,
-                     w_step * sw),
-            writeable=False)
-        np.copyto(out[start:stop], windows)
-
-    over_images(copy_windows, n, out.size)
+    padded = pad_to_cover(x, padding, extent, 0)
+    n_step, c_step, h_step, w_step = padded.strides
+    # A view, no copy: axis by axis, how far to move in memory for one step
+    # of image, channel, kernel row, kernel column, output row, output column.
+    windows = as_strided(
+        padded, shape=(n, c, kh, kw, oh, ow),
+        strides=(n_step, c_step, h_step * dh, w_step * dw, h_step * sh,
+                 w_step * sw),
+        writeable=False)
+    if out is None:
+        out = np.empty(windows.shape, dtype=x.dtype)
+    np.copyto(out, windows)
     return out
 
 
@@ -97,19 +91,15 @@ def col2im(cols, input_size, stride, padding, dilation):
         dilation
     eh, ew = padded_extent((oh, ow), (kh, kw), stride, dilation)
     rows, columns = max(eh, ph + h), max(ew, pw + w)
-    x = np.empty((n, c, h, w), dtype=cols.dtype)
-
-    def fold(start, stop):
-        padded = np.zeros((stop - start, c, rows, columns), dtype=cols.dtype)
-        # One add per kernel tap (i, j): that tap's entries for every window
-        # land on a strided grid of the padded input. Windows overlap only
-        # across taps, never within one, so each add is a plain +=.
-        for i in range(kh):
-            for j in range(kw):
-                target = padded[:, :, window_slice(i * dh, oh, sh),
-                                window_slice(j * dw, ow, sw)]
-                target += cols[start:stop, :, i, j]
-        x[start:stop] = padded[:, :, ph:ph + h, pw:pw + w]
-
-    over_images(fold, n, cols.size)
-    return x
+    padded = np.zeros((n, c, rows, columns), dtype=cols.dtype)
+    # One add per kernel tap (i, j): that tap's entries for every window land
+    # on a strided grid of the padded input. Windows overlap only across
+    # taps, never within one, so each add is a plain element-wise +=.
+    for i in range(kh):
+        for j in range(kw):
+            target = padded[:, :, window_slice(i * dh, oh, sh),
+                            window_slice(j * dw, ow, sw)]
+            target += cols[:, :, i, j]
+    if (ph, pw) == (0, 0) and (rows, columns) == (h, w):
+        return padded
+    return np.ascontiguousarray(padded[:, :, ph:ph + h, pw:pw + w])
