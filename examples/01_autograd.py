@@ -1,6 +1,6 @@
 """Step 1: a tiny expression, its graph, backward, and the same gradients by hand.
 
-    python examples/01_autograd.py [--dot graph.dot]
+    python examples/01_autograd.py [--dot runs/examples/01_graph.dot]
 
 f(a, b) = sum(tanh(a * b + a))   for vectors a, b.
 By the chain rule, with u = a * b + a:
@@ -8,6 +8,7 @@ By the chain rule, with u = a * b + a:
     df/db = (1 - tanh(u)^2) * a
 """
 import argparse
+import os
 
 import numpy as np
 
@@ -16,9 +17,12 @@ import minidl
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dot", default="autograd_graph.dot",
-                        help="where to write the graph as Graphviz DOT text")
+    parser.add_argument("--dot", default=os.path.join("runs", "examples",
+                                                      "01_graph.dot"),
+                        help="where to write the graph as Graphviz DOT text "
+                             "(render it with: dot -Tpng FILE -o graph.png)")
     args = parser.parse_args(argv)
+    os.makedirs(os.path.dirname(os.path.abspath(args.dot)), exist_ok=True)
 
     a = minidl.tensor([0.5, -1.0, 2.0], requires_grad=True)
     b = minidl.tensor([1.5, 0.25, -0.5], requires_grad=True)
@@ -41,7 +45,8 @@ def main(argv=None):
     print("by hand  df/db:", by_hand_b)
     same = (np.allclose(a.grad.numpy(), by_hand_a, rtol=1e-6)
             and np.allclose(b.grad.numpy(), by_hand_b, rtol=1e-6))
-    print("autograd matches the chain rule by hand:", same)
+    print("autograd's df/da and df/db match the chain rule by hand: {}".format(
+        "OK" if same else "MISMATCH"))
     return 0 if same else 1
 
 

@@ -41,13 +41,16 @@ def main():
         gradgradcheck(fn, [x, w])
         print("{:16s} gradcheck ok, gradgradcheck ok".format(name))
 
+    caught = False
     try:
         gradcheck(lambda x: WrongSquare()(x), [x])
     except GradcheckError as error:
         print("wrong backward caught:", error)
-        return 0
-    print("the wrong backward was NOT caught")
-    return 1
+        caught = True
+    print("{} ops pass gradcheck and gradgradcheck; the wrong backward {}: {}"
+          .format(len(checks), "was caught" if caught else "was NOT caught",
+                  "OK" if caught else "NOT as expected"))
+    return 0 if caught else 1
 
 
 if __name__ == "__main__":

@@ -67,7 +67,7 @@ def stripes(per_class, num_classes, size, seed):
     along = (cols[None] * np.cos(angle)[:, None, None]
              + rows[None] * np.sin(angle)[:, None, None])
     wave = np.sin(2 * np.pi * along / period[:, None, None] + phase[:, None, None])
-    dark, light = rng.uniform(0, 0.4, (count, 3)), rng.uniform(0.6, 1, (count, 3))
+    dark, light = rng.uniform(0.3, 0.5, (count, 3)), rng.uniform(0.5, 0.7, (count, 3))
     mix = (wave[..., None] + 1) / 2  # (N, size, size, 1) in [0, 1]
     images = dark[:, None, None] + mix * (light - dark)[:, None, None]
     images += rng.normal(0, 0.3, images.shape)
@@ -117,7 +117,8 @@ def plot_losses(path, batch_losses, batches_per_epoch, epoch_losses, val_losses)
     steps = np.arange(1, len(batch_losses) + 1) / batches_per_epoch
     figure, axes = plt.subplots(figsize=(6, 4))
     axes.plot(steps, batch_losses, color="0.75", label="batch")
-    axes.plot(epochs, epoch_losses, "o-", label="training (epoch mean)")
+    # An epoch's mean is drawn at its middle, the held-out loss at its end.
+    axes.plot(epochs - 0.5, epoch_losses, "o-", label="training (epoch mean)")
     axes.plot(epochs, val_losses, "s-", label="held out")
     axes.set_xlabel("epoch")
     axes.set_ylabel("cross-entropy")

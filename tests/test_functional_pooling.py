@@ -145,6 +145,7 @@ def test_max_pool2d_gradcheck_and_gradgradcheck(config, seed):
     assert gradgradcheck(fn, [x])
 
 
+@pytest.mark.cpu_only  # the NumPy kernels, on NumPy arrays
 def test_max_pool2d_kernels_are_registered_and_agree():
     rng = np.random.default_rng(0)
     x = _distinct_values((2, 3, 7, 6), rng)

@@ -1,0 +1,239 @@
+"""Step 7: adversarial examples from input gradients (FGSM), and adversarial
+fine-tuning.
+
+    python examples/07_adversarial.py --data /path/to/cifar10-jpg/train --per-class 100
+    python examples/07_adversarial.py --synthetic
+
+The fast gradient sign method (Goodfellow et al., 2015) moves every pixel
+of an image by eps, in the direction that raises the loss:
+
+    x_adv = clip(x + eps * sign(d loss(model(x), y) / dx), 0, 1)
+
+The gradient with respect to the INPUT comes from the same backward pass
+that trains the weights (here ``minidl.autograd.grad(loss, x)``). A step of
+eps = 8/255 is barely visible, yet it ruins an ordinary model's accuracy.
+
+1. A small CNN is trained on clean images (the first --per-class images
+   of each class of --data, or generated stripe images, a fifth held out).
+2. Its held-out accuracy is measured on clean and on FGSM images; one
+   attacked image is shown.
+3. Two copies of it train --finetune-epochs more epochs: one on clean
+   images (the control), one adversarially, on a half-and-half mix of clean
+   and FGSM images (``minidl.training.loop.FGSM``, what the fine-tuning
+   command's ``--adv-eps`` does).
+4. Accuracy under attack again. The last line says whether adversarial
+   fine-tuning made the model more robust than the control.
+"""
+import argparse
+import copy
+import time
+
+import numpy as np
+
+import minidl
+from minidl import nn
+from minidl.data import DataLoader, ImageArrayDataset, folder, random_split
+from minidl.data import transforms as T
+from minidl.nn import functional as F
+from minidl.training.loop import FGSM
+
+
+# -- data and model (as in 04_train_small_cnn.py) --------------------------------
+def folder_slice(root, per_class, max_classes=None):
+    """(images uint8 (N, H, W, 3), labels, class names): the first
+    `per_class` files of each class folder of `root`."""
+    classes, _ = folder.find_classes(root)
+    classes = classes[:max_classes] if max_classes else classes
+    paths, labels, taken = [], [], [0] * len(classes)
+    for path, label, _, _ in folder.list_images(root, classes):
+        if taken[label] < per_class:
+            paths.append(path)
+            labels.append(label)
+            taken[label] += 1
+    return folder.decode_images(paths), np.array(labels, np.int64), classes
+
+
+def stripes(per_class, num_classes, size, seed):
+    """Stripe images whose angle is the class (see 04_train_small_cnn.py)."""
+    rng = np.random.default_rng(seed)
+    count = per_class * num_classes
+    labels = np.repeat(np.arange(num_classes), per_class)
+    angle = labels * np.pi / num_classes + rng.uniform(-0.15, 0.15, count)
+    rows, cols = np.mgrid[0:size, 0:size].astype(np.float64)
+    along = (cols[None] * np.cos(angle)[:, None, None]
+             + rows[None] * np.sin(angle)[:, None, None])
+    wave = np.sin(2 * np.pi * along / rng.uniform(4, 8, count)[:, None, None]
+                  + rng.uniform(0, 2 * np.pi, count)[:, None, None])
+    dark = rng.uniform(0.3, 0.5, (count, 3))
+    light = rng.uniform(0.5, 0.7, (count, 3))
+    images = dark[:, None, None] + (wave[..., None] + 1) / 2 \
+        * (light - dark)[:, None, None]
+    images += rng.normal(0, 0.3, images.shape)
+    images = (np.clip(images, 0, 1) * 255).round().astype(np.uint8)
+    names = ["{:.0f} deg".format(180 * k / num_classes) for k in range(num_classes)]
+    return images, labels, names
+
+
+def small_cnn(num_classes):
+    return nn.Sequential(
+        nn.Conv2d(3, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        nn.Linear(64, num_classes))
+
+
+# -- the attack -------------------------------------------------------------------
+class Attack:
+    """FGSM on normalised inputs x = (pixel - mean) / std: a pixel step of
+    eps is a step of eps / std[c] in channel c, and pixels stay in [0, 1]."""
+
+    def __init__(self, eps, mean, std):
+        mean = np.asarray(mean, np.float32).reshape(1, -1, 1, 1)
+        std = np.asarray(std, np.float32).reshape(1, -1, 1, 1)
+        self.std = std
+        self.step = np.float32(eps) / std
+        self.low, self.high = (0 - mean) / std, (1 - mean) / std
+
+    def __call__(self, model, images, labels):
+        """The FGSM version of a batch (a new Tensor, no graph)."""
+        x = images.detach().requires_grad_(True)
+        loss = F.cross_entropy(model(x), labels)
+        # d loss / d x only: nothing is accumulated into the weights' .grad.
+        grad_x, = minidl.autograd.grad(loss, x)
+        moved = x.data + self.step * np.sign(grad_x.data)
+        return minidl.tensor(np.clip(moved, self.low, self.high))
+
+
+def accuracy(model, loader, attack=None):
+    """Accuracy on the loader's images, or on their FGSM versions."""
+    model.eval()
+    correct = count = 0
+    for images, labels in loader:
+        if attack is not None:
+            images = attack(model, images, labels)
+        with minidl.no_grad():
+            predicted = model(images).argmax(dim=1)
+        correct += int((predicted == labels).numpy().sum())
+        count += len(labels)
+    return correct / count
+
+
+def train(model, loader, epochs, lr, adversary=None):
+    """SGD with momentum; with `adversary` (an FGSM), on clean + FGSM batches."""
+    optimizer = minidl.optim.SGD(model.parameters(), lr=lr, momentum=0.9,
+                                 weight_decay=5e-4)
+    for _ in range(epochs):
+        model.train()
+        for images, labels in loader:
+            optimizer.zero_grad()
+            if adversary is None:
+                F.cross_entropy(model(images), labels).backward()
+            else:
+                # 0.5 * loss(x) + 0.5 * loss(x_adv): both backward passes
+                # add into the weights' gradients.
+                adversary.forward_backward(model, images, labels, F.cross_entropy)
+            optimizer.step()
+
+
+def show_one_example(model, loader, attack, classes):
+    """Print one held-out image that the model gets right, before and after
+    the attack."""
+    model.eval()
+    images, labels = next(iter(loader))
+    adversarial = attack(model, images, labels)
+    with minidl.no_grad():
+        clean_p = F.softmax(model(images), dim=1).numpy()
+        adv_p = F.softmax(model(adversarial), dim=1).numpy()
+    labels = labels.numpy()
+    right = np.flatnonzero(clean_p.argmax(1) == labels)
+    flipped = right[adv_p[right].argmax(1) != labels[right]]
+    i = int(flipped[0] if len(flipped) else right[0] if len(right) else 0)
+    # Back to pixel units: the largest change of any pixel is eps.
+    change = np.abs(adversarial.numpy()[i] - images.numpy()[i]) * attack.std[0]
+    print("one held-out image (label {}): the model says {} ({:.0%}); after FGSM "
+          "(no pixel moved by more than {:.4f}) it says {} ({:.0%})".format(
+              classes[labels[i]], classes[clean_p[i].argmax()], clean_p[i].max(),
+              change.max(), classes[adv_p[i].argmax()], adv_p[i].max()))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", help="an image folder (class sub-folders)")
+    parser.add_argument("--synthetic", action="store_true",
+                        help="generated stripe images instead")
+    parser.add_argument("--per-class", type=int, default=100)
+    parser.add_argument("--classes", type=int, default=None,
+                        help="first N classes only (synthetic: default 6)")
+    parser.add_argument("--size", type=int, default=32,
+                        help="synthetic image size (default 32)")
+    parser.add_argument("--eps", type=float, default=8 / 255,
+                        help="FGSM step in pixel units of [0, 1] (default 8/255)")
+    parser.add_argument("--epochs", type=int, default=12,
+                        help="clean training epochs (default 12)")
+    parser.add_argument("--finetune-epochs", type=int, default=10,
+                        help="epochs of the two fine-tunings (default 10)")
+    parser.add_argument("--lr", type=float, default=0.05)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.synthetic == (args.data is not None):
+        parser.error("give either --data PATH or --synthetic")
+
+    start = time.perf_counter()
+    minidl.manual_seed(args.seed)
+    if args.synthetic:
+        images, labels, classes = stripes(args.per_class, args.classes or 6,
+                                          args.size, args.seed)
+    else:
+        images, labels, classes = folder_slice(args.data, args.per_class,
+                                               args.classes)
+    dataset = ImageArrayDataset(images, labels, classes)
+    held_out = len(dataset) // 5
+    train_set, val_set = random_split(dataset, [len(dataset) - held_out, held_out],
+                                      seed=args.seed)
+    pixels = images[train_set.indices].reshape(-1, 3) / 255.0
+    mean, std = pixels.mean(axis=0), pixels.std(axis=0)
+    to_input = [T.ToTensor(), T.Normalize(mean, std)]
+    augment = [] if args.synthetic else [T.RandomHorizontalFlip()]
+    train_loader = DataLoader(train_set, batch_size=32, shuffle=True,
+                              seed=args.seed, transform=T.Compose(augment + to_input))
+    val_loader = DataLoader(val_set, batch_size=100, transform=T.Compose(to_input))
+    attack = Attack(args.eps, mean, std)
+    print("{} training / {} held-out images, {} classes; FGSM eps = {:.4f} "
+          "({:.1f}/255)".format(len(train_set), len(val_set), len(classes),
+                                args.eps, args.eps * 255))
+
+    model = small_cnn(len(classes))
+    train(model, train_loader, args.epochs, args.lr)
+    clean, attacked = accuracy(model, val_loader), accuracy(model, val_loader, attack)
+    print("after {} clean epochs: accuracy {:.1%} on clean images, {:.1%} under "
+          "FGSM".format(args.epochs, clean, attacked), flush=True)
+    show_one_example(model, val_loader, attack, classes)
+
+    results = {"before fine-tuning": (clean, attacked)}
+    for name, adversary in (("clean fine-tuning", None),
+                            ("adversarial fine-tuning", FGSM(args.eps, mean, std))):
+        tuned = copy.deepcopy(model)
+        train(tuned, train_loader, args.finetune_epochs, args.lr / 2, adversary)
+        results[name] = (accuracy(tuned, val_loader),
+                         accuracy(tuned, val_loader, attack))
+
+    print("\n{:26s} {:>8s} {:>13s}".format("held-out accuracy", "clean", "under FGSM"))
+    for name, (clean, attacked) in results.items():
+        print("{:26s} {:8.1%} {:13.1%}".format(name, clean, attacked))
+    before = results["before fine-tuning"][1]
+    control = results["clean fine-tuning"][1]
+    robust = results["adversarial fine-tuning"][1]
+    ok = robust > max(before, control)
+    print("{:.1f} s".format(time.perf_counter() - start))
+    print("accuracy under FGSM: {:.1%} before, {:.1%} after adversarial "
+          "fine-tuning ({:.1%} after clean fine-tuning): {}".format(
+              before, robust, control,
+              "more robust, as expected" if ok else "NOT as expected"))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
