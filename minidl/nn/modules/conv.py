@@ -1,6 +1,4 @@
 """Conv2d: a 2-d convolution layer over (N, C_in, H, W) inputs."""
-import math
-
 from .. import functional as F
 from .. import init
 from ..module import Module
@@ -66,12 +64,7 @@ class Conv2d(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            if fan_in != 0:
-                bound = 1 / math.sqrt(fan_in)
-                init.uniform_(self.bias, -bound, bound)
+        init.default_layer_init_(self.weight, self.bias)
 
     def forward(self, x):
         if x.ndim not in (3, 4) or x.shape[-3] != self.in_channels:
