@@ -1,6 +1,7 @@
 """Step 4: train a small convolutional network from scratch.
 
-    python examples/04_train_small_cnn.py --data /path/to/cifar10-jpg/train --per-class 100
+    python examples/04_train_small_cnn.py --data /path/to/cifar10-jpg/train \
+        --per-class 100
     python examples/04_train_small_cnn.py --synthetic
 
 --data is an image folder (one sub-folder of JPEG/PNG files per class, all
@@ -34,7 +35,7 @@ from minidl.data import transforms as T
 from minidl.nn import functional as F
 
 
-# -- the data -------------------------------------------------------------------
+# -- the data -----------------------------------------------------------------
 def folder_slice(root, per_class, max_classes=None):
     """(images uint8 (N, H, W, 3), labels int64 (N,), class names): the first
     `per_class` files (in name order) of each class folder of `root`."""
@@ -67,7 +68,8 @@ def stripes(per_class, num_classes, size, seed):
     along = (cols[None] * np.cos(angle)[:, None, None]
              + rows[None] * np.sin(angle)[:, None, None])
     wave = np.sin(2 * np.pi * along / period[:, None, None] + phase[:, None, None])
-    dark, light = rng.uniform(0.3, 0.5, (count, 3)), rng.uniform(0.5, 0.7, (count, 3))
+    dark = rng.uniform(0.3, 0.5, (count, 3))
+    light = rng.uniform(0.5, 0.7, (count, 3))
     mix = (wave[..., None] + 1) / 2  # (N, size, size, 1) in [0, 1]
     images = dark[:, None, None] + mix * (light - dark)[:, None, None]
     images += rng.normal(0, 0.3, images.shape)
@@ -76,7 +78,7 @@ def stripes(per_class, num_classes, size, seed):
     return images, labels, names
 
 
-# -- the model ------------------------------------------------------------------
+# -- the model ----------------------------------------------------------------
 def small_cnn(num_classes):
     """Three 3x3 convolutions (16, 32, 64 channels) with batch norm and ReLU,
     two 2x2 max-pools, a global average pool and a linear classifier:

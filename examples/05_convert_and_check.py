@@ -30,59 +30,7 @@ import numpy as np
 import minidl
 from minidl import convert, models
 from minidl.data import folder
-
-
-def torch_cifar_resnet(torch, depth, num_classes):
-    """A PyTorch CIFAR ResNet of `depth` = 6n + 2 with the parameter names of
-    the published checkpoints (conv1, bn1, layer1.0.conv1, ..., linear) and
-    option-A shortcuts: every other pixel, zero-padded channels."""
-    tnn = torch.nn
-
-    class Shortcut(tnn.Module):
-        def __init__(self, pad):
-            super().__init__()
-            self.pad = pad
-
-        def forward(self, x):
-            return tnn.functional.pad(x[:, :, ::2, ::2],
-                                      (0, 0, 0, 0, self.pad, self.pad))
-
-    class Block(tnn.Module):
-        def __init__(self, inputs, planes, stride):
-            super().__init__()
-            self.conv1 = tnn.Conv2d(inputs, planes, 3, stride, 1, bias=False)
-            self.bn1 = tnn.BatchNorm2d(planes)
-            self.conv2 = tnn.Conv2d(planes, planes, 3, 1, 1, bias=False)
-            self.bn2 = tnn.BatchNorm2d(planes)
-            self.shortcut = Shortcut(planes // 4) \
-                if stride != 1 or inputs != planes else tnn.Sequential()
-
-        def forward(self, x):
-            out = torch.relu(self.bn1(self.conv1(x)))
-            return torch.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
-
-    class CifarResNet(tnn.Module):
-        def __init__(self):
-            super().__init__()
-            n = (depth - 2) // 6
-            self.conv1 = tnn.Conv2d(3, 16, 3, 1, 1, bias=False)
-            self.bn1 = tnn.BatchNorm2d(16)
-            stages, inputs = [], 16
-            for planes, stride in ((16, 1), (32, 2), (64, 2)):
-                blocks = []
-                for block_stride in [stride] + [1] * (n - 1):
-                    blocks.append(Block(inputs, planes, block_stride))
-                    inputs = planes
-                stages.append(tnn.Sequential(*blocks))
-            self.layer1, self.layer2, self.layer3 = stages
-            self.linear = tnn.Linear(64, num_classes)
-
-        def forward(self, x):
-            out = torch.relu(self.bn1(self.conv1(x)))
-            out = self.layer3(self.layer2(self.layer1(out)))
-            return self.linear(out.mean(dim=(2, 3)))
-
-    return CifarResNet()
+from minidl.testing.torch_reference import torch_cifar_resnet
 
 
 def torch_reference(torch, arch, num_classes):

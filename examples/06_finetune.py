@@ -29,7 +29,6 @@ model.npz) under --out; the table at the end compares them.
 """
 import argparse
 import contextlib
-import importlib.util
 import json
 import os
 import shutil
@@ -43,12 +42,14 @@ from minidl.training.freeze import apply_freeze, parse_freeze
 from minidl.training.pretrained import TORCH_SUFFIXES
 
 STRATEGIES = (("freeze backbone", "backbone"), ("fine-tune all", "none"))
+# A new head alone can take larger steps than pretrained layers can.
+LEARNING_RATES = {"backbone": "0.05", "none": "0.01"}
 # --synthetic: pretraining images per angle (pretraining usually has more
 # data than the task at hand).
 PRETRAIN_PER_CLASS = 100
 
 
-# -- the data: a small image folder --------------------------------------------
+# -- the data: a small image folder -------------------------------------------
 def copy_slice(source, destination, classes, per_class):
     """Copy the first `per_class` images of the first `classes` class folders
     of `source` into `destination` (same layout). Returns the class names."""
@@ -67,7 +68,11 @@ def copy_slice(source, destination, classes, per_class):
 def write_stripes(destination, angles, per_class, size, seed):
     """A folder of PNG stripe images, one class per angle (degrees), with
     random period, phase, colours and noise."""
-    from PIL import Image
+    try:
+        from PIL import Image
+    except ImportError:
+        raise SystemExit("--synthetic writes PNG files, which needs Pillow "
+                         "(pip install pillow)") from None
     rng = np.random.default_rng(seed)
     rows, cols = np.mgrid[0:size, 0:size].astype(np.float64)
     for degrees in angles:
@@ -82,10 +87,11 @@ def write_stripes(destination, angles, per_class, size, seed):
             image = dark + (wave[..., None] + 1) / 2 * (light - dark)
             image += rng.normal(0, 0.2, image.shape)
             pixels = (np.clip(image, 0, 1) * 255).round().astype(np.uint8)
-            Image.fromarray(pixels).save(os.path.join(target, "{:04d}.png".format(i)))
+            Image.fromarray(pixels).save(
+                os.path.join(target, "{:04d}.png".format(i)))
 
 
-# -- the runs ------------------------------------------------------------------
+# -- the runs -----------------------------------------------------------------
 def run_finetune(arguments, log_path):
     """One run of the fine-tuning command, its console output going to
     `log_path`. Returns (exit status, seconds)."""
@@ -101,6 +107,14 @@ def trainable_parameters(arch, num_classes, freeze):
     model = models.get_model(arch, num_classes=num_classes)
     apply_freeze(model, parse_freeze(freeze))
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def torch_is_installed():
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def read_rows(path):
@@ -134,8 +148,9 @@ def main(argv=None):
     parser.add_argument("--data", help="an image folder (class sub-folders)")
     parser.add_argument("--synthetic", action="store_true",
                         help="generated images and a ResNet-20 pretrained here")
-    parser.add_argument("--classes", type=int, default=5,
-                        help="classes of the slice (default 5; synthetic: 3)")
+    parser.add_argument("--classes", type=int, default=None,
+                        help="classes of the slice (default 5; synthetic: 3 "
+                             "angles, at most 6)")
     parser.add_argument("--per-class", type=int, default=100,
                         help="images per class (default 100)")
     parser.add_argument("--epochs", type=int, default=3)
@@ -159,7 +174,7 @@ def main(argv=None):
               str(args.seed), "--schedule", "cosine"]
 
     if args.synthetic:
-        classes = min(args.classes, 3)
+        classes = min(args.classes or 3, 6)
         # Pretraining on 6 angles, 30 degrees apart; fine-tuning on angles
         # in between them.
         write_stripes(os.path.join(args.out, "pretrain_data"), range(0, 180, 30),
@@ -171,8 +186,9 @@ def main(argv=None):
         pretrain_out = os.path.join(args.out, "pretrain")
         os.makedirs(pretrain_out)
         status, seconds = run_finetune(
-            ["--arch", "resnet20", "--data", os.path.join(args.out, "pretrain_data"),
-             "--out", pretrain_out, "--lr", "0.05"] + common,
+            ["--arch", "resnet20", "--data",
+             os.path.join(args.out, "pretrain_data"), "--out", pretrain_out,
+             "--lr", "0.05"] + common,
             os.path.join(pretrain_out, "console.txt"))
         if status != 0:
             raise SystemExit("pretraining failed; see " + pretrain_out)
@@ -181,12 +197,12 @@ def main(argv=None):
         print("pretrained in {:.1f} s: validation accuracy {:.1%}".format(
             seconds, report["validation"]["accuracy"]))
     else:
-        names = copy_slice(args.data, data, args.classes, args.per_class)
+        names = copy_slice(args.data, data, args.classes or 5, args.per_class)
         print("data: the first {} images of {} ({}) copied to {}".format(
             args.per_class, len(names), ", ".join(names), data))
         weights = args.weights
         if weights.endswith(TORCH_SUFFIXES):
-            if importlib.util.find_spec("torch") is None:
+            if not torch_is_installed():
                 print("torch is not installed: it is needed to read the PyTorch "
                       "checkpoint {}; pass a converted .npz (python -m "
                       "minidl.convert, where torch is installed) instead; "
@@ -197,47 +213,51 @@ def main(argv=None):
             convert.from_torch(weights, converted)
             print("converted {} -> {}".format(weights, converted))
             weights = converted
-    arch = models.load_weights(weights)[1]["architecture"]
+    metadata = models.load_weights(weights)[1]
+    arch, classes = metadata["architecture"], len(os.listdir(data))
+    head = "a new head" if metadata["num_classes"] != classes \
+        else "the loaded head"
 
     results = {}
     for title, freeze in STRATEGIES:
         out = os.path.join(args.out, "freeze-" + freeze)
         os.makedirs(out)
         arguments = ["--weights", weights, "--data", data, "--freeze", freeze,
-                     "--out", out, "--lr", "0.05" if freeze == "backbone"
-                     else "0.01"] + common
+                     "--out", out, "--lr", LEARNING_RATES[freeze]] + common
         print("\n$ python -m minidl.finetune " + " ".join(arguments), flush=True)
         status, seconds = run_finetune(arguments, os.path.join(out, "console.txt"))
         if status != 0:
-            print(open(os.path.join(out, "console.txt")).read())
+            with open(os.path.join(out, "console.txt")) as console:
+                print(console.read())
             raise SystemExit("the run with --freeze {} failed".format(freeze))
         rows = read_rows(os.path.join(out, "log.jsonl"))
         for row in rows:
             print("  epoch {}: validation accuracy {:.1%}{}".format(
                 row["epoch"], row["val_accuracy"],
-                " (the loaded weights, new head)" if row["epoch"] == 0 else
+                " (the loaded weights, {})".format(head) if row["epoch"] == 0 else
                 ", training loss {:.3f}, {:.1f} s".format(row["train_loss"],
                                                          row["train_seconds"])))
         results[title] = {
             "rows": rows, "seconds": seconds,
-            "trainable": trainable_parameters(arch, len(os.listdir(data)), freeze),
+            "trainable": trainable_parameters(arch, classes, freeze),
             "best accuracy": max(row["val_accuracy"] for row in rows[1:]),
             "best loss": min(row["val_loss"] for row in rows[1:]),
         }
 
-    print("\n{:28s} {:>16s} {:>16s}".format("", *[t for t, _ in STRATEGIES]))
+    print("\n{:30s} {:>16s} {:>16s}".format("", *[t for t, _ in STRATEGIES]))
     lines = [("trainable parameters", lambda r: "{:,}".format(r["trainable"])),
              ("before training: accuracy", lambda r: "{:.1%}".format(
                  r["rows"][0]["val_accuracy"])),
              ("                 loss", lambda r: "{:.3f}".format(
                  r["rows"][0]["val_loss"])),
-             ("best epoch: accuracy", lambda r: "{:.1%}".format(
+             ("after training: best accuracy", lambda r: "{:.1%}".format(
                  r["best accuracy"])),
-             ("            loss", lambda r: "{:.3f}".format(r["best loss"])),
+             ("                lowest loss", lambda r: "{:.3f}".format(
+                 r["best loss"])),
              ("training seconds", lambda r: "{:.1f}".format(
                  sum(row["train_seconds"] for row in r["rows"][1:])))]
     for label, cell in lines:
-        print("{:28s} {:>16s} {:>16s}".format(
+        print("{:30s} {:>16s} {:>16s}".format(
             label, *[cell(results[t]) for t, _ in STRATEGIES]))
 
     # The validation loss, not the accuracy, decides: on a few dozen images
@@ -245,8 +265,8 @@ def main(argv=None):
     before = results[STRATEGIES[0][0]]["rows"][0]
     improved = all(r["best loss"] < before["val_loss"] for r in results.values())
     print("{:.1f} s".format(time.perf_counter() - start))
-    print("validation loss from {:.3f} (new head, accuracy {:.1%}): {}: {}".format(
-        before["val_loss"], before["val_accuracy"], ", ".join(
+    print("validation loss from {:.3f} ({}, accuracy {:.1%}): {}: {}".format(
+        before["val_loss"], head, before["val_accuracy"], ", ".join(
             "{} -> {:.3f} ({:.1%})".format(title, results[title]["best loss"],
                                            results[title]["best accuracy"])
             for title, _ in STRATEGIES),

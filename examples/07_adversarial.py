@@ -1,7 +1,8 @@
 """Step 7: adversarial examples from input gradients (FGSM), and adversarial
 fine-tuning.
 
-    python examples/07_adversarial.py --data /path/to/cifar10-jpg/train --per-class 100
+    python examples/07_adversarial.py --data /path/to/cifar10-jpg/train \
+        --per-class 100
     python examples/07_adversarial.py --synthetic
 
 The fast gradient sign method (Goodfellow et al., 2015) moves every pixel
@@ -13,8 +14,9 @@ The gradient with respect to the INPUT comes from the same backward pass
 that trains the weights (here ``minidl.autograd.grad(loss, x)``). A step of
 eps = 8/255 is barely visible, yet it ruins an ordinary model's accuracy.
 
-1. A small CNN is trained on clean images (the first --per-class images
-   of each class of --data, or generated stripe images, a fifth held out).
+1. A small CNN is trained on clean images: the first --per-class images
+   of each class of --data (a fifth held out), or generated stripe images
+   (and 100 more per class, held out).
 2. Its held-out accuracy is measured on clean and on FGSM images; one
    attacked image is shown.
 3. Two copies of it train --finetune-epochs more epochs: one on clean
@@ -32,13 +34,16 @@ import numpy as np
 
 import minidl
 from minidl import nn
-from minidl.data import DataLoader, ImageArrayDataset, folder, random_split
+from minidl.data import (DataLoader, ImageArrayDataset, Subset, folder,
+                         random_split)
 from minidl.data import transforms as T
 from minidl.nn import functional as F
 from minidl.training.loop import FGSM
 
+HELD_OUT_PER_CLASS = 100  # --synthetic: generated held-out images per class
 
-# -- data and model (as in 04_train_small_cnn.py) --------------------------------
+
+# -- data and model (as in 04_train_small_cnn.py) -----------------------------
 def folder_slice(root, per_class, max_classes=None):
     """(images uint8 (N, H, W, 3), labels, class names): the first
     `per_class` files of each class folder of `root`."""
@@ -85,7 +90,7 @@ def small_cnn(num_classes):
         nn.Linear(64, num_classes))
 
 
-# -- the attack -------------------------------------------------------------------
+# -- the attack ---------------------------------------------------------------
 class Attack:
     """FGSM on normalised inputs x = (pixel - mean) / std: a pixel step of
     eps is a step of eps / std[c] in channel c, and pixels stay in [0, 1]."""
@@ -103,8 +108,10 @@ class Attack:
         loss = F.cross_entropy(model(x), labels)
         # d loss / d x only: nothing is accumulated into the weights' .grad.
         grad_x, = minidl.autograd.grad(loss, x)
-        moved = x.data + self.step * np.sign(grad_x.data)
-        return minidl.tensor(np.clip(moved, self.low, self.high))
+        xp = minidl.get_array_module(x.data)  # NumPy, or CuPy on a GPU
+        moved = x.data + xp.asarray(self.step) * xp.sign(grad_x.data)
+        moved = xp.clip(moved, xp.asarray(self.low), xp.asarray(self.high))
+        return minidl.Tensor(moved)
 
 
 def accuracy(model, loader, attack=None):
@@ -190,15 +197,30 @@ def main(argv=None):
         images, labels, classes = folder_slice(args.data, args.per_class,
                                                args.classes)
     dataset = ImageArrayDataset(images, labels, classes)
-    held_out = len(dataset) // 5
-    train_set, val_set = random_split(dataset, [len(dataset) - held_out, held_out],
-                                      seed=args.seed)
+    if args.synthetic:
+        # Generated images cost nothing: a separate, larger held-out set
+        # makes the accuracies below less noisy.
+        train_set = Subset(dataset, np.arange(len(dataset)))
+        val_set = ImageArrayDataset(*stripes(HELD_OUT_PER_CLASS, len(classes),
+                                             args.size, args.seed + 1))
+    else:
+        held_out = len(dataset) // 5
+        train_set, val_set = random_split(
+            dataset, [len(dataset) - held_out, held_out], seed=args.seed)
     pixels = images[train_set.indices].reshape(-1, 3) / 255.0
     mean, std = pixels.mean(axis=0), pixels.std(axis=0)
     to_input = [T.ToTensor(), T.Normalize(mean, std)]
     augment = [] if args.synthetic else [T.RandomHorizontalFlip()]
-    train_loader = DataLoader(train_set, batch_size=32, shuffle=True,
-                              seed=args.seed, transform=T.Compose(augment + to_input))
+
+    def train_loader(first_epoch=0):
+        """Shuffled training batches, starting at `first_epoch`: both
+        fine-tunings below see the very same batches."""
+        loader = DataLoader(train_set, batch_size=32, shuffle=True,
+                            seed=args.seed,
+                            transform=T.Compose(augment + to_input))
+        loader.set_epoch(first_epoch)
+        return loader
+
     val_loader = DataLoader(val_set, batch_size=100, transform=T.Compose(to_input))
     attack = Attack(args.eps, mean, std)
     print("{} training / {} held-out images, {} classes; FGSM eps = {:.4f} "
@@ -206,8 +228,9 @@ def main(argv=None):
                                 args.eps, args.eps * 255))
 
     model = small_cnn(len(classes))
-    train(model, train_loader, args.epochs, args.lr)
-    clean, attacked = accuracy(model, val_loader), accuracy(model, val_loader, attack)
+    train(model, train_loader(), args.epochs, args.lr)
+    clean = accuracy(model, val_loader)
+    attacked = accuracy(model, val_loader, attack)
     print("after {} clean epochs: accuracy {:.1%} on clean images, {:.1%} under "
           "FGSM".format(args.epochs, clean, attacked), flush=True)
     show_one_example(model, val_loader, attack, classes)
@@ -216,11 +239,13 @@ def main(argv=None):
     for name, adversary in (("clean fine-tuning", None),
                             ("adversarial fine-tuning", FGSM(args.eps, mean, std))):
         tuned = copy.deepcopy(model)
-        train(tuned, train_loader, args.finetune_epochs, args.lr / 2, adversary)
+        train(tuned, train_loader(args.epochs), args.finetune_epochs,
+              args.lr / 2, adversary)
         results[name] = (accuracy(tuned, val_loader),
                          accuracy(tuned, val_loader, attack))
 
-    print("\n{:26s} {:>8s} {:>13s}".format("held-out accuracy", "clean", "under FGSM"))
+    print("\n{:26s} {:>8s} {:>13s}".format("held-out accuracy", "clean",
+                                          "under FGSM"))
     for name, (clean, attacked) in results.items():
         print("{:26s} {:8.1%} {:13.1%}".format(name, clean, attacked))
     before = results["before fine-tuning"][1]

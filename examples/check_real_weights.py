@@ -29,6 +29,7 @@ import numpy as np
 
 import minidl
 from minidl import convert, models
+from minidl.testing import torch_cifar_resnet
 
 
 def select_images(data_dir, count, seed):
@@ -61,59 +62,6 @@ def load_images(paths, mean, std):
             pixels = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
         images[i] = (pixels.transpose(2, 0, 1) - mean) / std
     return images
-
-
-def torch_cifar_resnet(torch, depth, num_classes=10):
-    """The reference: a PyTorch CIFAR ResNet with option-A shortcuts and the
-    checkpoints' parameter names."""
-    tnn, F = torch.nn, torch.nn.functional
-
-    class PadShortcut(tnn.Module):
-        def __init__(self, pad):
-            super().__init__()
-            self.pad = pad
-
-        def forward(self, x):
-            return F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, self.pad, self.pad))
-
-    class Block(tnn.Module):
-        def __init__(self, inputs, planes, stride):
-            super().__init__()
-            self.conv1 = tnn.Conv2d(inputs, planes, 3, stride, 1, bias=False)
-            self.bn1 = tnn.BatchNorm2d(planes)
-            self.conv2 = tnn.Conv2d(planes, planes, 3, 1, 1, bias=False)
-            self.bn2 = tnn.BatchNorm2d(planes)
-            self.shortcut = tnn.Sequential()
-            if stride != 1 or inputs != planes:
-                self.shortcut = PadShortcut(planes // 4)
-
-        def forward(self, x):
-            out = F.relu(self.bn1(self.conv1(x)))
-            return F.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
-
-    class Net(tnn.Module):
-        def __init__(self):
-            super().__init__()
-            n = (depth - 2) // 6
-            self.conv1 = tnn.Conv2d(3, 16, 3, 1, 1, bias=False)
-            self.bn1 = tnn.BatchNorm2d(16)
-            inputs = 16
-            for stage, (planes, stride) in enumerate(zip([16, 32, 64],
-                                                         [1, 2, 2])):
-                blocks = []
-                for i in range(n):
-                    blocks.append(Block(inputs, planes, stride if i == 0 else 1))
-                    inputs = planes
-                setattr(self, "layer{}".format(stage + 1), tnn.Sequential(*blocks))
-            self.linear = tnn.Linear(64, num_classes)
-
-        def forward(self, x):
-            out = F.relu(self.bn1(self.conv1(x)))
-            out = self.layer3(self.layer2(self.layer1(out)))
-            out = F.avg_pool2d(out, out.size(3)).flatten(1)
-            return self.linear(out)
-
-    return Net()
 
 
 def torch_logits(checkpoint, depth, images, batch_size):

@@ -18,58 +18,7 @@ import minidl
 from minidl import models, nn
 from minidl.convert import from_torch
 from conftest import to_numpy
-
-
-def torch_cifar_resnet(torch, depth, num_classes=10):
-    """A PyTorch CIFAR ResNet (He et al. 2015, option-A shortcuts) with the
-    names of the published checkpoints: the twin of minidl's."""
-    tnn, F = torch.nn, torch.nn.functional
-
-    class PadShortcut(tnn.Module):
-        def __init__(self, pad):
-            super().__init__()
-            self.pad = pad
-
-        def forward(self, x):
-            return F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, self.pad, self.pad))
-
-    class Block(tnn.Module):
-        def __init__(self, inputs, planes, stride):
-            super().__init__()
-            self.conv1 = tnn.Conv2d(inputs, planes, 3, stride, 1, bias=False)
-            self.bn1 = tnn.BatchNorm2d(planes)
-            self.conv2 = tnn.Conv2d(planes, planes, 3, 1, 1, bias=False)
-            self.bn2 = tnn.BatchNorm2d(planes)
-            self.shortcut = tnn.Sequential()
-            if stride != 1 or inputs != planes:
-                self.shortcut = PadShortcut(planes // 4)
-
-        def forward(self, x):
-            out = F.relu(self.bn1(self.conv1(x)))
-            return F.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
-
-    class Net(tnn.Module):
-        def __init__(self):
-            super().__init__()
-            n = (depth - 2) // 6
-            self.conv1 = tnn.Conv2d(3, 16, 3, 1, 1, bias=False)
-            self.bn1 = tnn.BatchNorm2d(16)
-            widths, strides, inputs = [16, 32, 64], [1, 2, 2], 16
-            for stage, (planes, stride) in enumerate(zip(widths, strides)):
-                blocks = []
-                for i in range(n):
-                    blocks.append(Block(inputs, planes, stride if i == 0 else 1))
-                    inputs = planes
-                setattr(self, "layer{}".format(stage + 1), tnn.Sequential(*blocks))
-            self.linear = tnn.Linear(64, num_classes)
-
-        def forward(self, x):
-            out = F.relu(self.bn1(self.conv1(x)))
-            out = self.layer3(self.layer2(self.layer1(out)))
-            out = F.avg_pool2d(out, out.size(3)).flatten(1)
-            return self.linear(out)
-
-    return Net()
+from minidl.testing import torch_cifar_resnet  # noqa: F401 (test_convert, test_finetune import it from here)
 
 
 def torchvision_resnet(torch, name, num_classes=1000):

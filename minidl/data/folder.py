@@ -130,9 +130,11 @@ def _decode(path, size, image_module):
 def decode_images(paths, size=None, num_threads=None):
     """Decode `paths` into one uint8 array (N, H, W, 3).
 
-    Without `size`, all images must have the size of the first one. Pillow
-    releases the GIL while decoding, so threads decode files in parallel.
+    `size`: an int or (height, width) to resize to; without it, all images
+    must have the size of the first one. Pillow releases the GIL while
+    decoding, so threads decode files in parallel.
     """
+    size = _size_pair(size)
     image_module = _import_pillow()
     first = _decode(paths[0], size, image_module)
     height, width = first.shape[:2]

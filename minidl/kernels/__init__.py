@@ -10,8 +10,9 @@ a fused optimizer update). Ops ask for those by name::
 
 ``get`` returns the implementation registered for that array module
 ("numpy" or "cupy"), or the generic ("any") one written with ``xp`` calls.
-The NumPy implementations live beside the ops that use them; the CuPy ones
-live in :mod:`minidl.kernels.cuda`, imported only when CuPy is in use.
+The NumPy implementations live beside the ops that use them (scatter_add,
+used by several ops, lives here); the CuPy ones live in
+:mod:`minidl.kernels.cuda`, imported only when CuPy is in use.
 """
 _registry = {}
 _cuda_loaded = False

@@ -106,7 +106,7 @@ class CifarResNet(ClassifierMixin, nn.Module):
                              .format(type(self).__name__, x.shape))
         out = F.relu(self.bn1(self.conv1(x)))
         out = self.layer3(self.layer2(self.layer1(out)))
-        out = F.avg_pool2d(out, out.shape[3])  # global average pool
+        out = F.adaptive_avg_pool2d(out, 1)  # global average pool, any H, W
         return out.reshape(out.shape[0], -1)
 
     def forward(self, x):

@@ -36,6 +36,20 @@ from ._workspace import scratch
 
 # -- the arithmetic, on arrays ---------------------------------------------
 
+# Below this many output positions per image (OH*OW), the products are made
+# over all images at once rather than image by image (see conv2d_array).
+FEW_POSITIONS = 64
+
+
+def _images_inner(a):
+    """a (N, G, R, P) as a new C-contiguous (G, R, N*P) array: the images
+    moved next to the positions, so that one product covers every image."""
+    n, groups, rows, positions = a.shape
+    moved = a.transpose(1, 2, 0, 3)  # (G, R, N, P), a view
+    return get_array_module(a).ascontiguousarray(moved).reshape(
+        groups, rows, n * positions)
+
+
 def conv2d_array(x, weight, bias, stride, padding, dilation, groups,
                  output_size):
     """y (N, C_out, OH, OW) = conv2d(x, weight) + bias, on plain arrays."""
@@ -47,12 +61,23 @@ def conv2d_array(x, weight, bias, stride, padding, dilation, groups,
     cols = scratch("cols", (n, c_in, kh, kw, oh, ow), x)
     kernels.get("im2col", xp)(x, (kh, kw), stride, padding, dilation,
                               output_size, out=cols)
-    # One product per group, broadcast over the images: (G, C_out/G, K) @
-    # (N, G, K, OH*OW) with K = C_in/G*KH*KW, written straight into y.
+    w = weight.reshape(groups, c_out // groups, c_group * kh * kw)
     y = xp.empty((n, c_out, oh, ow), dtype=x.dtype)
-    xp.matmul(weight.reshape(groups, c_out // groups, c_group * kh * kw),
-              cols.reshape(n, groups, c_group * kh * kw, oh * ow),
-              out=y.reshape(n, groups, c_out // groups, oh * ow))
+    if oh * ow < FEW_POSITIONS:
+        # Few output positions per image: per-image products would be thin
+        # (almost matrix-vector) and reread W once per image, so make one
+        # product over all images instead, (G, C_out/G, K) @ (G, K, N*OH*OW),
+        # at the price of two small transposing copies.
+        product = xp.matmul(w, _images_inner(
+            cols.reshape(n, groups, c_group * kh * kw, oh * ow)))
+        y.reshape(n, groups, c_out // groups, oh * ow)[...] = \
+            product.reshape(groups, c_out // groups, n, oh * ow) \
+            .transpose(2, 0, 1, 3)
+    else:
+        # One product per group, broadcast over the images: (G, C_out/G, K) @
+        # (N, G, K, OH*OW) with K = C_in/G*KH*KW, written straight into y.
+        xp.matmul(w, cols.reshape(n, groups, c_group * kh * kw, oh * ow),
+                  out=y.reshape(n, groups, c_out // groups, oh * ow))
     if bias is not None:
         y += bias.reshape(1, c_out, 1, 1)
     return y
@@ -77,9 +102,16 @@ def conv_transpose2d_array(z, weight, bias, stride, padding, dilation, groups,
         c_group, kh, kw = weight.shape[1:]
         cols = scratch("cols", (n, c_group * groups, kh, kw, oh, ow), z)
         w = weight.reshape(groups, c_out // groups, c_group * kh * kw)
-        xp.matmul(w.transpose(0, 2, 1),  # a view: BLAS reads W_g transposed
-                  z.reshape(n, groups, c_out // groups, oh * ow),
-                  out=cols.reshape(n, groups, c_group * kh * kw, oh * ow))
+        w_t = w.transpose(0, 2, 1)  # a view: BLAS reads W_g transposed
+        by_image = cols.reshape(n, groups, c_group * kh * kw, oh * ow)
+        if oh * ow < FEW_POSITIONS:  # one product for all images, as in conv2d
+            product = xp.matmul(w_t, _images_inner(
+                z.reshape(n, groups, c_out // groups, oh * ow)))
+            by_image[...] = product.reshape(
+                groups, c_group * kh * kw, n, oh * ow).transpose(2, 0, 1, 3)
+        else:
+            xp.matmul(w_t, z.reshape(n, groups, c_out // groups, oh * ow),
+                      out=by_image)
         y = kernels.get("col2im", xp)(cols, output_size, stride, padding,
                                       dilation)
     if bias is not None:
@@ -116,12 +148,20 @@ def conv2d_weight_array(x, gy, kernel_size, stride, padding, dilation, groups):
     cols = scratch("cols", (n, c_in, kh, kw, oh, ow), x)
     kernels.get("im2col", xp)(x, kernel_size, stride, padding, dilation,
                               (oh, ow), out=cols)
+    gy_by_image = gy.reshape(n, groups, c_out // groups, oh * ow)
+    cols_by_image = cols.reshape(n, groups, c_group * kh * kw, oh * ow)
+    if oh * ow < FEW_POSITIONS:
+        # One product over all images, (G, C_out/G, N*OH*OW) @ (G, N*OH*OW,
+        # K): the per-image products would be thin outer products, and
+        # their (N, C_out, K) results could be larger than the input.
+        dw = xp.matmul(_images_inner(gy_by_image),
+                       _images_inner(cols_by_image).transpose(0, 2, 1))
+        return dw.reshape(c_out, c_group, kh, kw)
     per_image = scratch("weight_per_image",
                         (n, groups, c_out // groups, c_group * kh * kw), x)
-    xp.matmul(gy.reshape(n, groups, c_out // groups, oh * ow),
-              cols.reshape(n, groups, c_group * kh * kw, oh * ow)
-              .transpose(0, 1, 3, 2),  # a view: BLAS reads it transposed
-              out=per_image)
+    xp.matmul(gy_by_image,
+              cols_by_image.transpose(0, 1, 3, 2),  # a view: BLAS reads it
+              out=per_image)                        # transposed
     return per_image.sum(axis=0).reshape(c_out, c_group, kh, kw)
 
 

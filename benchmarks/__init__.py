@@ -1,0 +1,1 @@
+"""Speed benchmarks of minidl against PyTorch (see benchmarks/README.md)."""
