@@ -109,10 +109,25 @@ class ReLU(Function):
         return get_array_module(x).maximum(x, x.dtype.type(0))
 
     def backward(self, gy):
-        from ..tensor import Tensor
         y, = self.saved_tensors
-        # A constant mask: its own derivative is zero almost everywhere.
-        return gy * Tensor(y.data > 0)
+        return MaskGradient(y.data > 0)(gy)
+
+
+class MaskGradient(Function):
+    """z = g * mask, for a constant boolean `mask` (ReLU's backward).
+
+    dz/dg = mask, so this op's own gradient is the same masking. NumPy
+    multiplies float32 by bool straight to float32, in one pass.
+    """
+
+    def __init__(self, mask):
+        self.mask = mask
+
+    def forward(self, g):
+        return g * self.mask
+
+    def backward(self, gz):
+        return MaskGradient(self.mask)(gz)
 
 
 class Where(Function):
