@@ -8,6 +8,16 @@ for ``i = 0 .. KH - 1``.
 """
 
 
+def as_batch(input, op):
+    """(input as 4-D, whether it was a single 3-D image (C, H, W))."""
+    if input.ndim == 3:
+        return input.unsqueeze(0), True
+    if input.ndim != 4:
+        raise ValueError("{}: expected a 4-D input (N, C, H, W) or a 3-D one "
+                         "(C, H, W), got shape {}".format(op, input.shape))
+    return input, False
+
+
 def pair(value, name, op):
     """`value` (an int or a pair of ints) as a tuple (for H, for W)."""
     if isinstance(value, int) and not isinstance(value, bool):

@@ -29,8 +29,8 @@ from ... import kernels
 from ...autograd.function import Function
 from ...backend import get_array_module
 from . import _im2col  # noqa: F401  (registers the im2col/col2im kernels)
-from ._window import (check_non_negative, check_positive, conv_output_size,
-                      effective_kernel, pair)
+from ._window import (as_batch, check_non_negative, check_positive,
+                      conv_output_size, effective_kernel, pair)
 from ._workspace import scratch
 
 
@@ -276,16 +276,6 @@ class Conv2dWeight(_ConvOp):
 
 # -- the public functions: argument checks, then the op ----------------------
 
-def _as_batch(input, op):
-    """(input as 4-D, whether it was a single 3-D image)."""
-    if input.ndim == 3:
-        return input.unsqueeze(0), True
-    if input.ndim != 4:
-        raise ValueError("{}: expected a 4-D input (N, C, H, W) or a 3-D one "
-                         "(C, H, W), got shape {}".format(op, input.shape))
-    return input, False
-
-
 def _check_weight_and_bias(input, weight, bias, groups, bias_size, op):
     if weight.ndim != 4:
         raise ValueError("{}: expected a 4-D weight, got shape {}".format(
@@ -327,7 +317,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     (OW likewise). See :class:`Conv2d` for the gradients.
     """
     op = "conv2d"
-    x, single = _as_batch(input, op)
+    x, single = as_batch(input, op)
     stride, dilation = pair(stride, "stride", op), pair(dilation, "dilation", op)
     check_positive(stride, "stride", op)
     check_positive(dilation, "dilation", op)
@@ -380,7 +370,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0,
     See :class:`ConvTranspose2d` for the gradients.
     """
     op = "conv_transpose2d"
-    x, single = _as_batch(input, op)
+    x, single = as_batch(input, op)
     stride, dilation = pair(stride, "stride", op), pair(dilation, "dilation", op)
     padding = pair(padding, "padding", op)
     output_padding = pair(output_padding, "output_padding", op)

@@ -18,7 +18,7 @@ from ...autograd.function import Function
 from ...backend import get_array_module
 from . import _pool_kernels  # noqa: F401  (registers the max-pool kernels)
 from ._im2col import pad_to_cover
-from ._window import (check_non_negative, check_positive, pair,
+from ._window import (as_batch, check_non_negative, check_positive, pair,
                       padded_extent, pool_output_size, window_slice)
 
 
@@ -232,16 +232,6 @@ class AvgPool2dSpread(Function):
 
 # -- the public functions -----------------------------------------------------
 
-def _as_batch(input, op):
-    """(input as 4-D, whether it was a single 3-D image)."""
-    if input.ndim == 3:
-        return input.unsqueeze(0), True
-    if input.ndim != 4:
-        raise ValueError("{}: expected a 4-D input (N, C, H, W) or a 3-D one "
-                         "(C, H, W), got shape {}".format(op, input.shape))
-    return input, False
-
-
 def _pool_window(x, kernel_size, stride, padding, dilation, ceil_mode, op):
     """Check the arguments; return the window and the output size."""
     kernel_size = pair(kernel_size, "kernel_size", op)
@@ -279,7 +269,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1,
     elements (PyTorch's).
     """
     op = "max_pool2d"
-    x, single = _as_batch(input, op)
+    x, single = as_batch(input, op)
     window, output_size = _pool_window(x, kernel_size, stride, padding,
                                        dilation, ceil_mode, op)
     function = MaxPool2d(window, output_size)
@@ -303,7 +293,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     (count_include_pad) or not, or by divisor_override if given.
     """
     op = "avg_pool2d"
-    x, single = _as_batch(input, op)
+    x, single = as_batch(input, op)
     window, output_size = _pool_window(x, kernel_size, stride, padding, 1,
                                        ceil_mode, op)
     if divisor_override is not None and divisor_override == 0:
@@ -336,7 +326,7 @@ def adaptive_avg_pool2d(input, output_size):
     matrices: two matrix products, whose gradients are matrix products too.
     """
     op = "adaptive_avg_pool2d"
-    x, single = _as_batch(input, op)
+    x, single = as_batch(input, op)
     if isinstance(output_size, (tuple, list)) and len(output_size) == 2:
         output_size = tuple(size if o is None else o
                             for o, size in zip(output_size, x.shape[2:]))
