@@ -85,6 +85,25 @@ def test_conv2d_matches_torch(torch, config, seed):
         _conv_arrays(config, rng), seed + 1)
 
 
+@pytest.mark.parametrize("few_positions", [0, 10**9])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_both_product_orientations_match_torch(torch, monkeypatch,
+                                               few_positions, stride):
+    """conv.py computes with one product per image, or one for all images
+    when an image has fewer than FEW_POSITIONS output positions; force each
+    path in turn (forward, input and weight gradients)."""
+    import minidl.nn.functional.conv as conv_module
+    monkeypatch.setattr(conv_module, "FEW_POSITIONS", few_positions)
+    rng = np.random.default_rng(stride)
+    arrays = [rng.standard_normal((3, 4, 7, 6)), rng.standard_normal((5, 4, 3, 3)),
+              rng.standard_normal(5)]
+    _compare_with_torch(
+        torch, lambda x, w, b: F.conv2d(x, w, b, stride=stride, padding=1),
+        lambda x, w, b: torch.nn.functional.conv2d(x, w, b, stride=stride,
+                                                   padding=1),
+        arrays, 7)
+
+
 def _transpose_kwargs(config, output_padding=(0, 0)):
     """conv_transpose2d arguments for a config; padding dropped when it
     would leave no output (PyTorch refuses that too)."""
