@@ -102,7 +102,7 @@ def test_initialisers_match_torch_distribution(torch, name, kwargs):
     theirs = getattr(torch.nn.init, name)(torch.zeros(shape), **kwargs).numpy()
     values = to_numpy(ours)
     assert ours.dtype == np.float32 and ours.shape == shape
-    spread = theirs.std()
+    spread = float(theirs.std())  # a Python float: pytest.approx wants one
     assert values.std() == pytest.approx(spread, rel=0.02)
     assert values.mean() == pytest.approx(theirs.mean(), abs=0.02 * spread)
     if "uniform" in name or "trunc" in name:  # bounded: same bounds

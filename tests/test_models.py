@@ -202,7 +202,7 @@ def test_imagenet_resnet_initialisation_follows_torchvision(torch):
         values, reference = to_numpy(ours), theirs.detach().numpy()
         assert values.std() == pytest.approx(reference.std(), rel=0.1, abs=1e-7), key
         assert values.mean() == pytest.approx(reference.mean(),
-                                              abs=0.1 * reference.std() + 1e-7), key
+                                              abs=float(0.1 * reference.std() + 1e-7)), key
 
 
 def test_parameter_counts():
