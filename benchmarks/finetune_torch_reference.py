@@ -16,8 +16,6 @@ import argparse
 import json
 import time
 
-import numpy as np
-
 from minidl.data import DataLoader
 from minidl.testing.torch_reference import torch_cifar_resnet
 from minidl.training import data as data_setup
