@@ -13,22 +13,12 @@ from minidl import evaluate, finetune, models
 from minidl.data import ImageFolder, random_split
 from minidl.training.checkpoint import save_weights
 from minidl.training.inference import _fit, label_mapping, load_model
-from minidl.training.threads import get_blas_threads, set_blas_threads
-from test_finetune import CLASSES, write_image_folder
+# _cache_and_threads: the autouse fixture (temporary image cache, one BLAS
+# thread), shared with the fine-tuning tests by importing it.
+from test_finetune import CLASSES, _cache_and_threads, write_image_folder  # noqa: F401
 
 MEAN, STD = [0.5, 0.4, 0.3], [0.2, 0.25, 0.3]
 EXAMPLES = os.path.join(os.path.dirname(__file__), os.pardir, "examples")
-
-
-@pytest.fixture(autouse=True)
-def _cache_and_threads(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("MINIDL_CACHE", str(tmp_path_factory.getbasetemp() /
-                                           "cache"))
-    before = get_blas_threads()
-    set_blas_threads(1)
-    yield
-    if before is not None:
-        set_blas_threads(before)
 
 
 @pytest.fixture(scope="module")

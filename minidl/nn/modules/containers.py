@@ -21,7 +21,33 @@ def _index(index, length, kind):
     return index % length
 
 
-class Sequential(Module):
+class _NumberedContainer(Module):
+    """What Sequential and ModuleList share: children named "0", "1", ..."""
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, module):
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules):
+        for module in modules:
+            self.append(module)
+        return self
+
+    def _renumber(self, modules):
+        """Make `modules` the children "0", "1", ... (after a deletion or an
+        insertion, as PyTorch keeps them)."""
+        self._modules.clear()
+        for position, module in enumerate(modules):
+            self.add_module(str(position), module)
+
+
+class Sequential(_NumberedContainer):
     """Modules applied one after the other: ``Sequential(conv, bn, relu)``."""
 
     def __init__(self, *args):
@@ -52,26 +78,7 @@ class Sequential(Module):
                                                        "Sequential")]]
         for name in names:
             del self._modules[name]
-        # Renumber, so the names stay "0", "1", ... as in PyTorch.
-        modules = list(self._modules.values())
-        self._modules.clear()
-        for position, module in enumerate(modules):
-            self._modules[str(position)] = module
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
-
-    def extend(self, modules):
-        for module in modules:
-            self.append(module)
-        return self
+        self._renumber(list(self._modules.values()))
 
     def forward(self, x):
         for module in self._modules.values():
@@ -79,7 +86,7 @@ class Sequential(Module):
         return x
 
 
-class ModuleList(Module):
+class ModuleList(_NumberedContainer):
     """A list of modules, registered as children ``"0"``, ``"1"``, ..."""
 
     def __init__(self, modules=None):
@@ -101,34 +108,15 @@ class ModuleList(Module):
             del modules[index]
         else:
             del modules[_index(index, len(self), "ModuleList")]
-        self._modules.clear()
-        for position, module in enumerate(modules):
-            self._modules[str(position)] = module
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
+        self._renumber(modules)
 
     def __iadd__(self, modules):
         return self.extend(modules)
 
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
-
-    def extend(self, modules):
-        for module in modules:
-            self.append(module)
-        return self
-
     def insert(self, index, module):
         modules = list(self._modules.values())
         modules.insert(index, module)
-        self._modules.clear()
-        for position, item in enumerate(modules):
-            self.add_module(str(position), item)
+        self._renumber(modules)
 
     def forward(self, *inputs):
         raise NotImplementedError("ModuleList has no forward(); iterate over "
