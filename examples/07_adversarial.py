@@ -33,61 +33,13 @@ import time
 import numpy as np
 
 import minidl
-from minidl import nn
-from minidl.data import (DataLoader, ImageArrayDataset, Subset, folder,
-                         random_split)
+from minidl.data import DataLoader, ImageArrayDataset, Subset, random_split
 from minidl.data import transforms as T
 from minidl.nn import functional as F
 from minidl.training.loop import FGSM
+from small_data import folder_slice, small_cnn, stripes  # beside this script
 
 HELD_OUT_PER_CLASS = 100  # --synthetic: generated held-out images per class
-
-
-# -- data and model (as in 04_train_small_cnn.py) -----------------------------
-def folder_slice(root, per_class, max_classes=None):
-    """(images uint8 (N, H, W, 3), labels, class names): the first
-    `per_class` files of each class folder of `root`."""
-    classes, _ = folder.find_classes(root)
-    classes = classes[:max_classes] if max_classes else classes
-    paths, labels, taken = [], [], [0] * len(classes)
-    for path, label, _, _ in folder.list_images(root, classes):
-        if taken[label] < per_class:
-            paths.append(path)
-            labels.append(label)
-            taken[label] += 1
-    return folder.decode_images(paths), np.array(labels, np.int64), classes
-
-
-def stripes(per_class, num_classes, size, seed):
-    """Stripe images whose angle is the class (see 04_train_small_cnn.py)."""
-    rng = np.random.default_rng(seed)
-    count = per_class * num_classes
-    labels = np.repeat(np.arange(num_classes), per_class)
-    angle = labels * np.pi / num_classes + rng.uniform(-0.15, 0.15, count)
-    rows, cols = np.mgrid[0:size, 0:size].astype(np.float64)
-    along = (cols[None] * np.cos(angle)[:, None, None]
-             + rows[None] * np.sin(angle)[:, None, None])
-    wave = np.sin(2 * np.pi * along / rng.uniform(4, 8, count)[:, None, None]
-                  + rng.uniform(0, 2 * np.pi, count)[:, None, None])
-    dark = rng.uniform(0.3, 0.5, (count, 3))
-    light = rng.uniform(0.5, 0.7, (count, 3))
-    images = dark[:, None, None] + (wave[..., None] + 1) / 2 \
-        * (light - dark)[:, None, None]
-    images += rng.normal(0, 0.3, images.shape)
-    images = (np.clip(images, 0, 1) * 255).round().astype(np.uint8)
-    names = ["{:.0f} deg".format(180 * k / num_classes) for k in range(num_classes)]
-    return images, labels, names
-
-
-def small_cnn(num_classes):
-    return nn.Sequential(
-        nn.Conv2d(3, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-        nn.Linear(64, num_classes))
 
 
 # -- the attack ---------------------------------------------------------------
