@@ -357,6 +357,16 @@ def tensor(data, requires_grad=False, dtype=None, device=None):
     return Tensor(array, requires_grad=requires_grad)
 
 
+def array_of(value):
+    """The array behind a Tensor; NumPy/CuPy arrays pass through; anything
+    else (a number, a list) becomes a NumPy array."""
+    if isinstance(value, Tensor):
+        return value.data
+    if hasattr(value, "shape") and hasattr(value, "dtype"):
+        return value
+    return np.asarray(value)
+
+
 def as_tensor(value, like=None):
     """`value` as a Tensor, for use as an op operand.
 

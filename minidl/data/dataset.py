@@ -24,7 +24,7 @@ import numpy as np
 
 from .. import backend
 from .. import random as minidl_random
-from ..tensor import Tensor
+from ..tensor import array_of
 from .transforms import call_transform
 
 
@@ -81,15 +81,6 @@ def _check_index(index, length, name):
     return int(index) % length
 
 
-def _to_array(value):
-    """The array behind a Tensor; arrays pass through; lists become arrays."""
-    if isinstance(value, Tensor):
-        return value.data
-    if hasattr(value, "shape") and hasattr(value, "dtype"):
-        return value
-    return np.asarray(value)
-
-
 class TensorDataset(Dataset):
     """Samples are rows of equally long arrays or Tensors (e.g. inputs, labels).
 
@@ -102,7 +93,7 @@ class TensorDataset(Dataset):
     def __init__(self, *arrays):
         if not arrays:
             raise ValueError("TensorDataset: needs at least one array")
-        self.arrays = tuple(_to_array(a) for a in arrays)
+        self.arrays = tuple(array_of(a) for a in arrays)
         lengths = [a.shape[0] if a.ndim else None for a in self.arrays]
         if None in lengths or len(set(lengths)) != 1:
             raise ValueError("TensorDataset: all arrays need the same first "

@@ -19,7 +19,7 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from .. import backend
-from ..tensor import Tensor
+from ..tensor import Tensor, array_of
 from .parameter import Parameter
 
 
@@ -53,15 +53,6 @@ def _add_indent(text, spaces):
     if len(lines) == 1:
         return text
     return lines[0] + "\n" + "\n".join(" " * spaces + line for line in lines[1:])
-
-
-def _array_of(value):
-    """The array inside a state-dict value (Tensor, array or number)."""
-    if isinstance(value, Tensor):
-        return value.data
-    if hasattr(value, "shape") and hasattr(value, "dtype"):
-        return value
-    return np.asarray(value)
 
 
 class Module:
@@ -447,7 +438,7 @@ class Module:
             if key not in state_dict:
                 missing_keys.append(key)
                 continue
-            value = _array_of(state_dict[key])
+            value = array_of(state_dict[key])
             if tuple(value.shape) != tensor.shape:
                 errors.append("size mismatch for {}: copying a param with shape "
                               "{} from checkpoint, the shape in current model "

@@ -98,6 +98,20 @@ def _restore(loss, target_shape, unbatched):
 
 # -- the fused softmax cross-entropy ------------------------------------------------
 
+def _target_weights(target, weight, ignore_index, dtype):
+    """(safe_target, target_weight) for integer class targets (arrays).
+
+    safe_target is target with ignored entries set to class 0 (so it can
+    index); target_weight is w[target] (1 without weights), 0 where ignored.
+    """
+    xp = get_array_module(target)
+    kept = target != ignore_index
+    safe_target = xp.where(kept, target, 0)
+    if weight is None:
+        return safe_target, kept.astype(dtype)
+    return safe_target, weight[safe_target] * kept
+
+
 @kernels.register("softmax_cross_entropy")
 def softmax_cross_entropy(logits, target, weight, ignore_index,
                           label_smoothing):
@@ -122,12 +136,8 @@ def softmax_cross_entropy(logits, target, weight, ignore_index,
     total = exponentials.sum(axis=1, keepdims=True)
     log_probabilities = shifted - xp.log(total)
     probabilities = exponentials / total
-    kept = target != ignore_index
-    safe_target = xp.where(kept, target, 0)
-    if weight is None:
-        target_weight = kept.astype(logits.dtype)
-    else:
-        target_weight = weight[safe_target] * kept
+    safe_target, target_weight = _target_weights(target, weight, ignore_index,
+                                                 logits.dtype)
     picked = xp.take_along_axis(log_probabilities, safe_target[:, None, :],
                                 axis=1)[:, 0, :]
     loss = -picked * target_weight
@@ -137,7 +147,7 @@ def softmax_cross_entropy(logits, target, weight, ignore_index,
         else:
             smooth = -(log_probabilities * weight[None, :, None]).sum(axis=1)
         loss = (1 - label_smoothing) * loss \
-            + (label_smoothing / classes) * (smooth * kept)
+            + (label_smoothing / classes) * (smooth * (target != ignore_index))
     return loss, target_weight, probabilities
 
 
@@ -367,13 +377,8 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     batched_input, batched_target, unbatched = _batched(op, input, target)
     labels = _class_targets(op, batched_input, batched_target, ignore_index)
     weights = _class_weight(op, weight, batched_input)
-    xp = get_array_module(batched_input.data)
-    kept = labels != ignore_index
-    safe_labels = xp.where(kept, labels, 0)
-    if weights is None:
-        target_weight = kept.astype(batched_input.dtype)
-    else:
-        target_weight = weights[safe_labels] * kept
+    safe_labels, target_weight = _target_weights(labels, weights, ignore_index,
+                                                 batched_input.dtype)
     picked = _as_three_dims(batched_input).gather(
         1, Tensor(safe_labels[:, None, :])).squeeze(1)
     loss = -picked * Tensor(target_weight)
