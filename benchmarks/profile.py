@@ -11,15 +11,26 @@ Two views of the same steps (forward, cross-entropy, backward, AdamW):
    while the engine is inside some ``backward`` (ConvTranspose2d computing
    dx of Conv2d, say) counts under the backward phase. What no op claims
    (the engine's bookkeeping, optimizer, Python glue) is listed as such.
-2. cProfile's top functions by own time (tottime), for the details.
+2. Matrix products: ``numpy.matmul`` (every product minidl makes goes
+   through it) is wrapped with a timer, giving the time spent inside
+   NumPy's BLAS and the speed it reached on each shape of product. That
+   time, divided by the number of threads, is a floor for this way of
+   computing: were every copy and element-wise pass free, the step would
+   still take that long.
+3. cProfile's top functions by own time (tottime), for the details. It
+   sees the calling thread only, not the chunks that minidl's other
+   threads run (see ``minidl.parallel``).
 """
 import argparse
 import cProfile
 import io
 import os
 import pstats
+import threading
 import time
 from collections import defaultdict
+
+from minidl.serialization import atomic_write
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -80,9 +91,65 @@ class OpTimer:
         self.restore = []
 
 
+class MatmulTimer:
+    """Wall time and floating-point operations of every numpy.matmul call,
+    per (operand shapes) key, by replacing numpy.matmul while installed."""
+
+    def __init__(self):
+        self.seconds = defaultdict(float)
+        self.flops = defaultdict(int)
+        self.calls = defaultdict(int)
+        self.original = None
+        self.lock = threading.Lock()  # minidl's threads multiply at once
+
+    def install(self):
+        import numpy
+        self.original = original = numpy.matmul
+        timer = self
+
+        def timed_matmul(a, b, *args, **kwargs):
+            start = time.perf_counter()
+            result = original(a, b, *args, **kwargs)
+            spent = time.perf_counter() - start
+            key = "{} @ {}".format(tuple(numpy.shape(a)), tuple(numpy.shape(b)))
+            with timer.lock:
+                timer.seconds[key] += spent
+                # Each output element is a sum of K products: 2 K operations.
+                timer.flops[key] += 2 * numpy.size(result) * numpy.shape(a)[-1]
+                timer.calls[key] += 1
+            return result
+
+        numpy.matmul = timed_matmul
+
+    def uninstall(self):
+        import numpy
+        numpy.matmul = self.original
+
+
+def matmul_table(timer, total, steps, threads, top):
+    """The products' time is summed over minidl's threads, which multiply
+    at once: it is compared with `threads` times the step's wall time."""
+    seconds = sum(timer.seconds.values())
+    flops = sum(timer.flops.values())
+    summary = ("Matrix products: {:.0f} ms per step, summed over {} thread(s) "
+               "({:.0f}% of {} x the step's {:.0f} ms); {:.1f} GFLOP per step "
+               "at {:.0f} GFLOP/s per thread on average.".format(
+                   1e3 * seconds / steps, threads,
+                   100 * seconds / (threads * total), threads,
+                   1e3 * total / steps, flops / steps / 1e9,
+                   flops / seconds / 1e9))
+    lines = ["| operands | thread-ms per step | GFLOP/s per thread | calls per step |",
+             "|---|---|---|---|"]
+    rows = sorted(timer.seconds.items(), key=lambda item: -item[1])
+    for key, spent in rows[:top]:
+        lines.append("| `{}` | {:.1f} | {:.0f} | {} |".format(
+            key, 1e3 * spent / steps, timer.flops[key] / spent / 1e9,
+            timer.calls[key] // steps))
+    return summary, lines
+
+
 def timed_steps(case, steps):
-    """Run `steps` steps; return (total seconds, optimizer seconds, the
-    loss.backward seconds) measured around the step's phases."""
+    """Run `steps` steps; return their total wall time in seconds."""
     total = time.perf_counter()
     for _ in range(steps):
         case.run()
@@ -146,7 +213,8 @@ def main(argv=None):
         ROOT, "benchmarks", "results", "profile-resnet20-train.md"))
     args = parser.parse_args(argv)
     import threadpoolctl
-    threadpoolctl.threadpool_limits(args.threads)
+    import minidl
+    minidl.set_num_threads(args.threads)
     from . import cases
     case = cases.build("minidl", args.case, "cpu")
     case.check()  # warm-up, and float32 throughout
@@ -158,6 +226,15 @@ def main(argv=None):
     finally:
         timer.uninstall()
     summary, ops = op_table(timer, total, args.steps)
+    products = MatmulTimer()
+    products.install()
+    try:
+        total_with_products = timed_steps(case, args.steps)
+    finally:
+        products.uninstall()
+    products_summary, product_rows = matmul_table(
+        products, total_with_products, args.steps, minidl.get_num_threads(),
+        args.top)
     functions = cprofile_table(case, args.steps, args.top)
     blas = ", ".join("{} {} x{}".format(p["internal_api"], p.get("architecture"),
                                         p["num_threads"])
@@ -165,8 +242,10 @@ def main(argv=None):
     text = "\n".join(
         ["# Profile: {} (minidl, CPU)".format(cases.CASES[args.case]), "",
          "Made by `python -m benchmarks.profile --case {} --steps {} "
-         "--threads {}`; BLAS: {}; OPENBLAS_CORETYPE={}; load average {}."
-         .format(args.case, args.steps, args.threads, blas,
+         "--threads {}`; minidl threads: {}; BLAS: {}; OPENBLAS_CORETYPE={}; "
+         "load average {}."
+         .format(args.case, args.steps, args.threads, minidl.get_num_threads(),
+                 blas,
                  os.environ.get("OPENBLAS_CORETYPE"),
                  "{:.1f} {:.1f} {:.1f}".format(*os.getloadavg())), "",
          "Without instrumentation: {:.0f} ms per step. {}".format(
@@ -174,10 +253,11 @@ def main(argv=None):
          "## Exclusive time per op and phase", "",
          "A `forward` in the backward phase is an op run by another op's "
          "backward (e.g. ConvTranspose2d.forward computes dx of Conv2d).", ""]
-        + ops + ["", "## cProfile: top functions by own time", ""] + functions)
+        + ops + ["", "## Matrix products (NumPy's BLAS)", "",
+                 products_summary, ""] + product_rows
+        + ["", "## cProfile: top functions by own time", ""] + functions)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        f.write(text + "\n")
+    atomic_write(args.out, lambda f: f.write((text + "\n").encode()))
     print(text)
     print("\nWritten:", args.out)
 

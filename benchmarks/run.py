@@ -22,6 +22,8 @@ import subprocess
 import sys
 import time
 
+from minidl.serialization import atomic_write
+
 from .cases import CASES, MODEL_CASES
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -226,8 +228,9 @@ def main(argv=None):
     parser.add_argument("--cases", help="comma-separated subset of: " +
                         ", ".join(CASES))
     parser.add_argument("--no-memory", action="store_true")
-    parser.add_argument("--out", help="results file stem (default: "
-                        "benchmarks/results/<device>-<date>[-unpinned])")
+    parser.add_argument("--out", help="results file stem; a bare name goes "
+                        "in benchmarks/results/ (default: "
+                        "<device>-<date>[-unpinned])")
     args = parser.parse_args(argv)
     names = args.cases.split(",") if args.cases else list(CASES)
     for name in names:
@@ -273,14 +276,15 @@ def main(argv=None):
         report["memory"] = memory
     report["load_after"] = load_average()
     report["seconds"] = round(time.time() - started, 1)
-    stem = args.out or os.path.join(RESULTS, "{}-{}{}".format(
-        args.device, date, "-unpinned" if args.unpin_openblas else ""))
+    stem = args.out or "{}-{}{}".format(
+        args.device, date, "-unpinned" if args.unpin_openblas else "")
+    if not os.path.dirname(stem):
+        stem = os.path.join(RESULTS, stem)
     os.makedirs(os.path.dirname(os.path.abspath(stem)), exist_ok=True)
-    with open(stem + ".json", "w") as f:
-        json.dump(report, f, indent=1)
     text = markdown(report)
-    with open(stem + ".md", "w") as f:
-        f.write(text)
+    atomic_write(stem + ".json",
+                 lambda f: f.write(json.dumps(report, indent=1).encode()))
+    atomic_write(stem + ".md", lambda f: f.write(text.encode()))
     log("")
     log(text)
     log("Written: {}.json and .md ({} s)".format(stem, report["seconds"]))

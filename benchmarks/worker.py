@@ -22,17 +22,15 @@ import traceback
 
 
 def limit_threads(framework, threads):
-    """The same thread count for both frameworks: BLAS pools of NumPy via
-    threadpoolctl (OPENBLAS_NUM_THREADS is also set by the parent before the
-    process starts), intra-op threads of PyTorch."""
+    """The same thread count for both frameworks: minidl's own threads
+    (``minidl.set_num_threads``, which also sets its BLAS to one thread),
+    the intra-op threads of PyTorch."""
     if framework == "torch":
         import torch
         torch.set_num_threads(threads)
-    try:
-        import threadpoolctl
-        threadpoolctl.threadpool_limits(threads)
-    except ImportError:
-        pass
+    else:
+        import minidl
+        minidl.set_num_threads(threads)
 
 
 def info(framework, device):

@@ -6,6 +6,7 @@ order.
 from . import backend, kernels
 from .autograd import enable_grad, grad, no_grad, set_grad_enabled, is_grad_enabled
 from .backend import Device as device, get_array_module
+from .parallel import get_num_threads, set_num_threads
 from .ops import *  # noqa: F401,F403  (add, matmul, sum, cat, ...)
 from .ops import install_methods as _install_methods
 from .random import manual_seed, rand, randint, randn

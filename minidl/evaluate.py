@@ -21,12 +21,12 @@ import sys
 
 import numpy as np
 
+from . import parallel
 from .data import ImageArrayDataset
 from .training import data as data_setup
 from .training.inference import choose_device, label_mapping, load_model
 from .training.loop import evaluate
 from .training.metrics import format_report, report_dict
-from .training.threads import set_blas_threads
 
 # Confusion matrices with more classes are written to --out only.
 MAX_PRINTED_CLASSES = 30
@@ -51,7 +51,7 @@ def build_parser():
     parser.add_argument("--num-workers", type=int, default=2)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=None,
-                        help="threads of NumPy's BLAS (see minidl.finetune)")
+                        help="CPU threads (see minidl.finetune)")
     parser.add_argument("--out", default=None, help="write the report as JSON")
     return parser
 
@@ -75,7 +75,7 @@ def evaluate_checkpoint(args):
     """The report dict (see ``minidl.training.metrics.report_dict``) of the
     checkpoint on the chosen images, with ``loss`` and ``checkpoint``."""
     if args.threads is not None:
-        set_blas_threads(args.threads)
+        parallel.set_num_threads(args.threads)
     device = choose_device(args.device)
     loaded = load_model(args.checkpoint, device)
     dataset = load_dataset(args, loaded.classes)

@@ -41,7 +41,7 @@ import math
 import os
 import sys
 
-from . import models
+from . import models, parallel
 from . import random as minidl_random
 from .data import DataLoader
 from .nn import functional as F
@@ -55,7 +55,6 @@ from .training.loop import FGSM, evaluate, train_one_epoch
 from .training.metrics import format_report, report_dict
 from .training.plotting import plot_history
 from .training.pretrained import PUBLISHED, resolve_weights
-from .training.threads import set_blas_threads
 from .training.schedule import (OPTIMIZERS, SCHEDULES, build_optimizer,
                                 build_scheduler)
 
@@ -163,9 +162,9 @@ def build_parser():
     run.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--threads", type=int, default=None,
-                     help="threads of NumPy's BLAS (OpenBLAS) for the matrix "
-                          "products; 1 is often faster on a busy machine "
-                          "(default: OpenBLAS's own choice)")
+                     help="CPU threads for minidl's kernels (see "
+                          "minidl.parallel; default: MINIDL_NUM_THREADS, else "
+                          "all cores); 1 can be faster on a busy machine")
     run.add_argument("--limit-train-batches", type=int, default=None,
                      metavar="N", help="train on the first N batches of each "
                      "epoch only (smoke runs)")
@@ -312,10 +311,8 @@ def set_up(args, resumed):
     """Build the data, model, optimizer, scheduler and loaders."""
     s = Setup()
     s.device = choose_device(args.device)
-    if args.threads is not None and not set_blas_threads(args.threads):
-        print("warning: --threads: no OpenBLAS found to set; set "
-              "OPENBLAS_NUM_THREADS (or OMP_NUM_THREADS) instead",
-              file=sys.stderr)
+    if args.threads is not None:
+        parallel.set_num_threads(args.threads)
     minidl_random.manual_seed(args.seed)
     os.makedirs(args.out, exist_ok=True)
     freeze_rule = parse_freeze(args.freeze)

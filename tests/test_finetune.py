@@ -22,7 +22,6 @@ from minidl.training.freeze import apply_freeze, parse_freeze, stage_count
 from minidl.training.loop import FGSM, EvalResult
 from minidl.training.progress import ProgressBar
 from minidl.training.schedule import build_optimizer, build_scheduler
-from minidl.training.threads import get_blas_threads, set_blas_threads
 
 CLASSES = ["blue", "green", "red"]
 
@@ -61,14 +60,13 @@ def weights_file(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def _cache_and_threads(tmp_path_factory, monkeypatch):
-    """ImageFolder's cache in a temporary folder; one BLAS thread."""
+    """ImageFolder's cache in a temporary folder; one thread for minidl."""
     monkeypatch.setenv("MINIDL_CACHE", str(tmp_path_factory.getbasetemp() /
                                            "cache"))
-    before = get_blas_threads()
-    set_blas_threads(1)
+    before = minidl.get_num_threads()
+    minidl.set_num_threads(1)
     yield
-    if before is not None:
-        set_blas_threads(before)
+    minidl.set_num_threads(before)
 
 
 def base_args(data, out, weights, *extra):
@@ -91,16 +89,15 @@ def full_run(tiny_data, weights_file, tmp_path_factory):
     monkeypatch = pytest.MonkeyPatch()
     monkeypatch.setenv("MINIDL_CACHE", str(tmp_path_factory.getbasetemp() /
                                            "cache"))
-    before = get_blas_threads()
-    set_blas_threads(1)
+    before = minidl.get_num_threads()
+    minidl.set_num_threads(1)
     try:
         with contextlib.redirect_stdout(capture):
             status = finetune.main(base_args(tiny_data, out, weights_file,
                                              *AUGMENTED))
     finally:
         monkeypatch.undo()
-        if before is not None:
-            set_blas_threads(before)
+        minidl.set_num_threads(before)
     assert status == 0
     return out, capture.getvalue()
 

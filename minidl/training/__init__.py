@@ -11,6 +11,5 @@ puts them together, one job per module:
 * ``checkpoint``: ``best.npz`` / ``last.npz`` / ``model.npz``, resuming;
 * ``history``, ``plotting``, ``progress``, ``metrics``: the JSON-lines log,
   the curves, the progress bar, accuracy and confusion matrices;
-* ``inference``: rebuild a model from a file, for evaluate and predict;
-* ``threads``: the number of threads of NumPy's BLAS.
+* ``inference``: rebuild a model from a file, for evaluate and predict.
 """

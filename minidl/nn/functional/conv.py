@@ -14,6 +14,8 @@ How it is computed: im2col copies every window of x into a column (see
 ``_im2col.py``), giving for each image a matrix of C_in*KH*KW rows and
 OH*OW columns; then one matrix product per group, W_g (C_out/G,
 C_in/G*KH*KW) @ cols_g, broadcast over the images, does all the arithmetic.
+On the CPU the batch is split into chunks of images that run at once on
+threads of their own (:mod:`minidl.parallel`).
 
 Gradients: three ops, each the derivative of the others, so that backward
 of backward works:
@@ -25,7 +27,7 @@ of backward works:
 * :class:`Conv2dWeight` (x, gy) -> dW = gy_g @ cols_g^T per group, summed
   over the images.
 """
-from ... import kernels
+from ... import kernels, parallel
 from ...autograd.function import Function
 from ...backend import get_array_module
 from . import _im2col  # noqa: F401  (registers the im2col/col2im kernels)
@@ -52,17 +54,38 @@ def _images_inner(a):
 
 def conv2d_array(x, weight, bias, stride, padding, dilation, groups,
                  output_size):
-    """y (N, C_out, OH, OW) = conv2d(x, weight) + bias, on plain arrays."""
+    """y (N, C_out, OH, OW) = conv2d(x, weight) + bias, on plain arrays.
+
+    On the CPU the images are split into chunks, each convolved on a thread
+    of its own (see :mod:`minidl.parallel`).
+    """
+    xp = get_array_module(x)
+    n, c_in = x.shape[:2]
+    c_out, _, kh, kw = weight.shape
+    y = xp.empty((n, c_out) + tuple(output_size), dtype=x.dtype)
+
+    def convolve_chunk(start, stop):
+        _conv2d_into(y[start:stop], x[start:stop], weight, stride, padding,
+                     dilation, groups)
+
+    cols_size = n * c_in * kh * kw * output_size[0] * output_size[1]
+    parallel.map_batch_chunks(convolve_chunk, n, cols_size, x)
+    if bias is not None:
+        y += bias.reshape(1, c_out, 1, 1)
+    return y
+
+
+def _conv2d_into(y, x, weight, stride, padding, dilation, groups):
+    """Write conv2d(x, weight) (no bias) into y (N, C_out, OH, OW)."""
     xp = get_array_module(x)
     n, c_in = x.shape[:2]
     c_out, c_group, kh, kw = weight.shape
-    oh, ow = output_size
+    oh, ow = y.shape[2:]
     # The column matrix is large and short-lived: a reused scratch buffer.
     cols = scratch("cols", (n, c_in, kh, kw, oh, ow), x)
     kernels.get("im2col", xp)(x, (kh, kw), stride, padding, dilation,
-                              output_size, out=cols)
+                              (oh, ow), out=cols)
     w = weight.reshape(groups, c_out // groups, c_group * kh * kw)
-    y = xp.empty((n, c_out, oh, ow), dtype=x.dtype)
     if oh * ow < FEW_POSITIONS:
         # Few output positions per image: per-image products would be thin
         # (almost matrix-vector) and reread W once per image, so make one
@@ -78,9 +101,6 @@ def conv2d_array(x, weight, bias, stride, padding, dilation, groups,
         # (N, G, K, OH*OW) with K = C_in/G*KH*KW, written straight into y.
         xp.matmul(w, cols.reshape(n, groups, c_group * kh * kw, oh * ow),
                   out=y.reshape(n, groups, c_out // groups, oh * ow))
-    if bias is not None:
-        y += bias.reshape(1, c_out, 1, 1)
-    return y
 
 
 def conv_transpose2d_array(z, weight, bias, stride, padding, dilation, groups,
@@ -90,33 +110,52 @@ def conv_transpose2d_array(z, weight, bias, stride, padding, dilation, groups,
     z (N, C_out, OH, OW) and weight (C_out, C_in/G, KH, KW) give
     x (N, C_in, H, W), (H, W) = output_size: per image and group,
     cols = W_g^T @ z_g (C_in/G*KH*KW rows, OH*OW columns), then col2im adds
-    each column back onto the window it belongs to.
+    each column back onto the window it belongs to. On the CPU, chunks of
+    images run on threads of their own (see :mod:`minidl.parallel`).
     """
     xp = get_array_module(z)
     if stride == (1, 1) and all(p <= d * (k - 1) for p, d, k in zip(
             padding, dilation, weight.shape[2:])):
-        y = _stride_one_transpose_as_conv(z, weight, padding, dilation,
+        u = _stride_one_transpose_as_conv(z, weight, padding, dilation,
                                           groups, output_size)
     else:
-        n, c_out, oh, ow = z.shape
+        n, _, oh, ow = z.shape
         c_group, kh, kw = weight.shape[1:]
-        cols = scratch("cols", (n, c_group * groups, kh, kw, oh, ow), z)
-        w = weight.reshape(groups, c_out // groups, c_group * kh * kw)
-        w_t = w.transpose(0, 2, 1)  # a view: BLAS reads W_g transposed
-        by_image = cols.reshape(n, groups, c_group * kh * kw, oh * ow)
-        if oh * ow < FEW_POSITIONS:  # one product for all images, as in conv2d
-            product = xp.matmul(w_t, _images_inner(
-                z.reshape(n, groups, c_out // groups, oh * ow)))
-            by_image[...] = product.reshape(
-                groups, c_group * kh * kw, n, oh * ow).transpose(2, 0, 1, 3)
-        else:
-            xp.matmul(w_t, z.reshape(n, groups, c_out // groups, oh * ow),
-                      out=by_image)
-        y = kernels.get("col2im", xp)(cols, output_size, stride, padding,
-                                      dilation)
+        u = xp.empty((n, c_group * groups) + tuple(output_size),
+                     dtype=z.dtype)
+
+        def transpose_chunk(start, stop):
+            u[start:stop] = _transpose_by_col2im(
+                z[start:stop], weight, stride, padding, dilation, groups,
+                output_size)
+
+        cols_size = n * c_group * groups * kh * kw * oh * ow
+        parallel.map_batch_chunks(transpose_chunk, n, cols_size, z)
     if bias is not None:
-        y += bias.reshape(1, -1, 1, 1)
-    return y
+        u += bias.reshape(1, -1, 1, 1)
+    return u
+
+
+def _transpose_by_col2im(z, weight, stride, padding, dilation, groups,
+                         output_size):
+    """conv_transpose2d of z (no bias): the product W^T @ z, then col2im."""
+    xp = get_array_module(z)
+    n, c_out, oh, ow = z.shape
+    c_group, kh, kw = weight.shape[1:]
+    cols = scratch("cols", (n, c_group * groups, kh, kw, oh, ow), z)
+    w = weight.reshape(groups, c_out // groups, c_group * kh * kw)
+    w_t = w.transpose(0, 2, 1)  # a view: BLAS reads W_g transposed
+    by_image = cols.reshape(n, groups, c_group * kh * kw, oh * ow)
+    if oh * ow < FEW_POSITIONS:  # one product for all images, as in conv2d
+        product = xp.matmul(w_t, _images_inner(
+            z.reshape(n, groups, c_out // groups, oh * ow)))
+        by_image[...] = product.reshape(
+            groups, c_group * kh * kw, n, oh * ow).transpose(2, 0, 1, 3)
+    else:
+        xp.matmul(w_t, z.reshape(n, groups, c_out // groups, oh * ow),
+                  out=by_image)
+    return kernels.get("col2im", xp)(cols, output_size, stride, padding,
+                                     dilation)
 
 
 def _stride_one_transpose_as_conv(z, weight, padding, dilation, groups,
@@ -139,7 +178,29 @@ def _stride_one_transpose_as_conv(z, weight, padding, dilation, groups,
 def conv2d_weight_array(x, gy, kernel_size, stride, padding, dilation, groups):
     """dW (C_out, C_in/G, KH, KW) of conv2d from x and gy, on plain arrays:
     per group, the sum over images of gy_g (C_out/G, OH*OW) @ cols_g^T
-    (OH*OW, C_in/G*KH*KW)."""
+    (OH*OW, C_in/G*KH*KW). On the CPU each chunk of images sums its own
+    part on a thread of its own (see :mod:`minidl.parallel`); the parts are
+    then added."""
+    n, c_in = x.shape[:2]
+    oh, ow = gy.shape[2:]
+    kh, kw = kernel_size
+
+    def chunk_part(start, stop):
+        return _weight_gradient_part(x[start:stop], gy[start:stop],
+                                     kernel_size, stride, padding, dilation,
+                                     groups)
+
+    cols_size = n * c_in * kh * kw * oh * ow
+    parts = parallel.map_batch_chunks(chunk_part, n, cols_size, x)
+    dw = parts[0]
+    for part in parts[1:]:
+        dw += part
+    return dw
+
+
+def _weight_gradient_part(x, gy, kernel_size, stride, padding, dilation,
+                          groups):
+    """dW of conv2d from the images of x and gy, a new array."""
     xp = get_array_module(x)
     n, c_in = x.shape[:2]
     c_out, oh, ow = gy.shape[1:]

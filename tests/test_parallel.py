@@ -1,0 +1,152 @@
+"""minidl.parallel: chunks of a batch on threads, and convolution on them."""
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import minidl
+from minidl import parallel
+from minidl.nn.functional import conv
+
+
+@pytest.fixture
+def threads():
+    """Set minidl's thread count for a test (every chunk size allowed);
+    restored afterwards."""
+    before = minidl.get_num_threads()
+    smallest = parallel.MIN_CHUNK_ELEMENTS
+    parallel.MIN_CHUNK_ELEMENTS = 1
+
+    def use(count):
+        minidl.set_num_threads(count)
+
+    yield use
+    parallel.MIN_CHUNK_ELEMENTS = smallest
+    minidl.set_num_threads(before)
+
+
+def test_chunks_cover_the_batch_in_order_on_several_threads(threads):
+    threads(3)
+    seen = []
+    all_running = threading.Barrier(3, timeout=10)  # breaks unless 3 at once
+
+    def work(start, stop):
+        seen.append(threading.get_ident())
+        all_running.wait()
+        return list(range(start, stop))
+
+    results = parallel.map_batch_chunks(work, 10, 10, np.zeros(1))
+    assert [len(r) for r in results] == [3, 3, 4]
+    assert sum(results, []) == list(range(10))
+    assert len(set(seen)) == 3  # the caller and two pool threads
+
+
+@pytest.mark.parametrize("batch, elements, expected", [
+    (10, 10, 3),   # as many chunks as threads
+    (2, 10, 2),    # no more chunks than images
+    (10, 2, 2),    # no more than elements // MIN_CHUNK_ELEMENTS
+    (1, 10, 1),
+])
+def test_number_of_chunks(threads, batch, elements, expected):
+    threads(3)
+    results = parallel.map_batch_chunks(lambda a, b: (a, b), batch, elements,
+                                        np.zeros(1))
+    assert len(results) == expected
+    assert results[0][0] == 0 and results[-1][1] == batch
+
+
+def test_small_work_gets_fewer_chunks_and_non_numpy_arrays_one(threads):
+    threads(4)
+    parallel.MIN_CHUNK_ELEMENTS = 100
+    chunks = parallel.map_batch_chunks(lambda a, b: (a, b), 8, 399,
+                                       np.zeros(1))
+    assert chunks == [(0, 2), (2, 5), (5, 8)]  # 399 // 100 = 3 chunks
+    assert parallel.map_batch_chunks(lambda a, b: (a, b), 8, 10 ** 6,
+                                     [0.0]) == [(0, 8)]
+
+
+def test_chunks_inside_a_chunk_do_not_split_again(threads):
+    threads(2)
+
+    def outer(start, stop):
+        return parallel.map_batch_chunks(lambda a, b: (a, b), 6, 6,
+                                         np.zeros(1))
+
+    results = parallel.map_batch_chunks(outer, 4, 4, np.zeros(1))
+    assert results == [[(0, 6)], [(0, 6)]]
+
+
+def test_an_exception_in_a_chunk_reaches_the_caller(threads):
+    threads(2)
+
+    def work(start, stop):
+        if start > 0:
+            raise RuntimeError("chunk {}:{} failed".format(start, stop))
+        return start
+
+    with pytest.raises(RuntimeError, match="chunk 2:4 failed"):
+        parallel.map_batch_chunks(work, 4, 4, np.zeros(1))
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True])
+def test_set_num_threads_rejects_bad_counts(bad):
+    with pytest.raises(ValueError, match="set_num_threads: count must be a "
+                                         "positive int"):
+        minidl.set_num_threads(bad)
+
+
+def test_set_num_threads_puts_blas_on_one_thread(threads):
+    threads(2)
+    assert minidl.get_num_threads() == 2
+    if parallel.get_blas_threads() is None:
+        pytest.skip("NumPy does not use OpenBLAS here")
+    assert parallel.get_blas_threads() == 1
+
+
+def test_default_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("MINIDL_NUM_THREADS", "3")
+    assert parallel._default_threads() == 3
+    monkeypatch.setenv("MINIDL_NUM_THREADS", "zero")
+    monkeypatch.setenv("OMP_NUM_THREADS", "5")
+    assert parallel._default_threads() == 5
+
+
+@settings(max_examples=25, deadline=None)
+@given(batch=st.integers(1, 7), channels=st.sampled_from([(2, 4, 1), (4, 6, 2),
+                                                         (3, 3, 3)]),
+       size=st.integers(3, 9), stride=st.integers(1, 2),
+       padding=st.integers(0, 2), dilation=st.integers(1, 2),
+       threads_count=st.integers(2, 4), seed=st.integers(0, 2 ** 16))
+def test_convolution_on_threads_equals_one_thread(batch, channels, size, stride,
+                                                  padding, dilation,
+                                                  threads_count, seed):
+    """Forward, dx (both of its routes) and dW agree whatever the split."""
+    c_in, c_out, groups = channels
+    extent = dilation * 2 + 1
+    if size + 2 * padding < extent:
+        return
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch, c_in, size, size))
+    w = rng.standard_normal((c_out, c_in // groups, 3, 3))
+    out = (size + 2 * padding - extent) // stride + 1
+    gy = rng.standard_normal((batch, c_out, out, out))
+    geometry = ((stride, stride), (padding, padding), (dilation, dilation),
+                groups)
+    before, smallest = minidl.get_num_threads(), parallel.MIN_CHUNK_ELEMENTS
+    results = {}
+    try:
+        parallel.MIN_CHUNK_ELEMENTS = 1
+        for count in (1, threads_count):
+            minidl.set_num_threads(count)
+            results[count] = (
+                conv.conv2d_array(x, w, None, *geometry, (out, out)),
+                conv.conv_transpose2d_array(gy, w, None, *geometry,
+                                            (size, size)),
+                conv.conv2d_weight_array(x, gy, (3, 3), *geometry))
+    finally:
+        parallel.MIN_CHUNK_ELEMENTS = smallest
+        minidl.set_num_threads(before)
+    for one, many in zip(results[1], results[threads_count]):
+        assert one.shape == many.shape
+        np.testing.assert_allclose(many, one, rtol=1e-12, atol=1e-12)
