@@ -56,6 +56,23 @@ def test_number_of_chunks(threads, batch, elements, expected):
     assert results[0][0] == 0 and results[-1][1] == batch
 
 
+def test_large_work_gets_cache_sized_chunks_a_multiple_of_the_threads(threads):
+    threads(2)
+    parallel_max = parallel.MAX_CHUNK_ELEMENTS
+    try:
+        parallel.MAX_CHUNK_ELEMENTS = 10
+        # 45 elements in pieces of at most 10: 5 chunks, rounded up to 6.
+        chunks = parallel.map_batch_chunks(lambda a, b: (a, b), 100, 45,
+                                           np.zeros(1))
+        assert len(chunks) == 6
+        assert chunks[0] == (0, 16) and chunks[-1] == (83, 100)
+        minidl.set_num_threads(1)  # one thread: the chunks run in turn
+        assert len(parallel.map_batch_chunks(lambda a, b: (a, b), 100, 45,
+                                             np.zeros(1))) == 5
+    finally:
+        parallel.MAX_CHUNK_ELEMENTS = parallel_max
+
+
 def test_small_work_gets_fewer_chunks_and_non_numpy_arrays_one(threads):
     threads(4)
     parallel.MIN_CHUNK_ELEMENTS = 100
@@ -117,11 +134,15 @@ def test_default_comes_from_the_environment(monkeypatch):
                                                          (3, 3, 3)]),
        size=st.integers(3, 9), stride=st.integers(1, 2),
        padding=st.integers(0, 2), dilation=st.integers(1, 2),
-       threads_count=st.integers(2, 4), seed=st.integers(0, 2 ** 16))
+       threads_count=st.integers(2, 4),
+       chunk_limit=st.sampled_from([1, 50, 2 ** 20]),
+       seed=st.integers(0, 2 ** 16))
 def test_convolution_on_threads_equals_one_thread(batch, channels, size, stride,
                                                   padding, dilation,
-                                                  threads_count, seed):
-    """Forward, dx (both of its routes) and dW agree whatever the split."""
+                                                  threads_count, chunk_limit,
+                                                  seed):
+    """Forward, dx (both of its routes) and dW agree whatever the split:
+    one chunk per thread or many, down to one image per chunk."""
     c_in, c_out, groups = channels
     extent = dilation * 2 + 1
     if size + 2 * padding < extent:
@@ -134,18 +155,20 @@ def test_convolution_on_threads_equals_one_thread(batch, channels, size, stride,
     geometry = ((stride, stride), (padding, padding), (dilation, dilation),
                 groups)
     before, smallest = minidl.get_num_threads(), parallel.MIN_CHUNK_ELEMENTS
+    largest = parallel.MAX_CHUNK_ELEMENTS
     results = {}
     try:
         parallel.MIN_CHUNK_ELEMENTS = 1
         for count in (1, threads_count):
             minidl.set_num_threads(count)
+            parallel.MAX_CHUNK_ELEMENTS = 2 ** 20 if count == 1 else chunk_limit
             results[count] = (
                 conv.conv2d_array(x, w, None, *geometry, (out, out)),
                 conv.conv_transpose2d_array(gy, w, None, *geometry,
                                             (size, size)),
                 conv.conv2d_weight_array(x, gy, (3, 3), *geometry))
     finally:
-        parallel.MIN_CHUNK_ELEMENTS = smallest
+        parallel.MIN_CHUNK_ELEMENTS, parallel.MAX_CHUNK_ELEMENTS = smallest, largest
         minidl.set_num_threads(before)
     for one, many in zip(results[1], results[threads_count]):
         assert one.shape == many.shape
