@@ -173,3 +173,43 @@ def test_convolution_on_threads_equals_one_thread(batch, channels, size, stride,
     for one, many in zip(results[1], results[threads_count]):
         assert one.shape == many.shape
         np.testing.assert_allclose(many, one, rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(batch=st.integers(1, 9), channels=st.integers(1, 5),
+       spatial=st.sampled_from([(), (3,), (4, 5)]), training=st.booleans(),
+       threads_count=st.integers(2, 4),
+       chunk_limit=st.sampled_from([1, 20, 2 ** 20]),
+       seed=st.integers(0, 2 ** 16))
+def test_batch_norm_on_threads_equals_one_thread(batch, channels, spatial,
+                                                 training, threads_count,
+                                                 chunk_limit, seed):
+    """The fused batch-norm kernels give the same y, statistics and
+    gradients whatever the split of the batch."""
+    from minidl.nn.functional.normalization import (batch_norm_backward,
+                                                     batch_norm_forward)
+    if training and batch * int(np.prod(spatial)) < 2:
+        return
+    rng = np.random.default_rng(seed)
+    shape = (batch, channels) + spatial
+    x, gy = rng.standard_normal(shape), rng.standard_normal(shape)
+    weight, bias = rng.standard_normal(channels), rng.standard_normal(channels)
+    stats = (None, None) if training else (rng.standard_normal(channels),
+                                           rng.random(channels) + 0.5)
+    before, smallest = minidl.get_num_threads(), parallel.MIN_CHUNK_ELEMENTS
+    largest = parallel.MAX_CHUNK_ELEMENTS
+    results = {}
+    try:
+        parallel.MIN_CHUNK_ELEMENTS = 1
+        for count in (1, threads_count):
+            minidl.set_num_threads(count)
+            parallel.MAX_CHUNK_ELEMENTS = 2 ** 20 if count == 1 else chunk_limit
+            y, mean, var, invstd = batch_norm_forward(x, weight, bias, *stats,
+                                                      1e-5)
+            grads = batch_norm_backward(gy, x, weight, mean, invstd, training)
+            results[count] = (y, mean, var, invstd) + grads
+    finally:
+        parallel.MIN_CHUNK_ELEMENTS, parallel.MAX_CHUNK_ELEMENTS = smallest, largest
+        minidl.set_num_threads(before)
+    for one, many in zip(results[1], results[threads_count]):
+        np.testing.assert_allclose(many, one, rtol=1e-10, atol=1e-12)

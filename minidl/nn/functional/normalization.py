@@ -25,7 +25,7 @@ Two implementations of the same arithmetic live here:
   (``create_graph=True``). Then mean and 1/std are functions of x in the
   graph, not constants, so second derivatives come out right.
 """
-from ... import kernels
+from ... import kernels, parallel
 from ...autograd.function import Function
 from ...autograd.grad_mode import is_grad_enabled
 from ...backend import get_array_module
@@ -34,7 +34,7 @@ from ...backend import get_array_module
 # -- fused array kernels --------------------------------------------------------
 
 def _channel_sum(a):
-    """Sum of an (N, C, S) array over N and S: shape (C,), in a's dtype.
+    """Sum of an (N, C, S) array over N and S: shape (C,), float64.
 
     The inner sums over S are a matrix-vector product with ones (BLAS reads
     memory once, about 3 times faster than ``a.sum(axis=(0, 2))``); the N
@@ -42,11 +42,11 @@ def _channel_sum(a):
     """
     xp = get_array_module(a)
     per_sample = a @ xp.ones(a.shape[2], dtype=a.dtype)
-    return per_sample.sum(axis=0, dtype=xp.float64).astype(a.dtype)
+    return per_sample.sum(axis=0, dtype=xp.float64)
 
 
 def _channel_dot(a, b):
-    """Sum of a * b over N and S for (N, C, S) arrays: shape (C,).
+    """Sum of a * b over N and S for (N, C, S) arrays: shape (C,), float64.
 
     Each (n, c) row pair is a dot product, computed as a stack of
     (1, S) @ (S, 1) matrix products: no temporary array of a's size.
@@ -54,7 +54,15 @@ def _channel_dot(a, b):
     xp = get_array_module(a)
     n, c = a.shape[:2]
     per_sample = (a[:, :, None, :] @ b[:, :, :, None]).reshape(n, c)
-    return per_sample.sum(axis=0, dtype=xp.float64).astype(a.dtype)
+    return per_sample.sum(axis=0, dtype=xp.float64)
+
+
+def _by_chunks(work, x3):
+    """work(start, stop) over chunks of x3's images, at once on minidl's
+    threads (see :mod:`minidl.parallel`); the list of its results. Each
+    pass below is one such call: a pass that needs a whole-batch sum waits
+    for the previous one to finish."""
+    return parallel.map_batch_chunks(work, x3.shape[0], x3.size, x3)
 
 
 def _per_channel(values, like):
@@ -88,25 +96,40 @@ def batch_norm_forward(x, weight, bias, mean, var, eps):
     xp = get_array_module(x)
     n, c = x.shape[:2]
     x3 = x.reshape(n, c, -1)
-    count = x3.shape[0] * x3.shape[2]
+    dtype, count = x.dtype, x3.shape[0] * x3.shape[2]
+    y = xp.empty_like(x3)
     if mean is None:
-        mean = _channel_sum(x3) / count
+        mean = (sum(_by_chunks(lambda a, b: _channel_sum(x3[a:b]), x3))
+                / count).astype(dtype)
+
         # Two passes (centre, then square) rather than E[x^2] - mean^2,
         # which loses all precision in float32 when |mean| >> std. The
         # centred values are computed straight into the output array.
-        y = xp.subtract(x3, _per_channel(mean, x3))
-        var = _channel_dot(y, y) / count
+        def centre(start, stop):
+            part = y[start:stop]
+            xp.subtract(x3[start:stop], _per_channel(mean, part), out=part)
+            return _channel_dot(part, part)
+
+        var = (sum(_by_chunks(centre, x3)) / count).astype(dtype)
         invstd = 1 / xp.sqrt(var + eps)
-        y *= _per_channel(invstd * weight, x3)
-        y += _per_channel(bias, x3)
+        scale, shift = invstd * weight, bias
+
+        def scale_and_shift(start, stop):
+            part = y[start:stop]
+            part *= _per_channel(scale, part)
+            part += _per_channel(shift, part)
     else:
         invstd = 1 / xp.sqrt(var + eps)
         # y = x * scale + shift: two passes over memory.
         scale = invstd * weight
         shift = bias - mean * scale
-        y = x3 * _per_channel(scale, x3)
-        y += _per_channel(shift, x3)
-    dtype = x.dtype
+
+        def scale_and_shift(start, stop):
+            part = y[start:stop]
+            xp.multiply(x3[start:stop], _per_channel(scale, part), out=part)
+            part += _per_channel(shift, part)
+
+    _by_chunks(scale_and_shift, x3)
     return (y.reshape(x.shape), mean.astype(dtype, copy=False),
             var.astype(dtype, copy=False), invstd.astype(dtype, copy=False))
 
@@ -131,23 +154,38 @@ def batch_norm_backward(grad_output, x, weight, mean, invstd, training):
     n, c = x.shape[:2]
     x3 = x.reshape(n, c, -1)
     g3 = grad_output.reshape(n, c, -1)
-    count = x3.shape[0] * x3.shape[2]
-    grad_bias = _channel_sum(g3)
-    centred = xp.subtract(x3, _per_channel(mean, x3))
-    grad_weight = _channel_dot(g3, centred) * invstd
+    dtype, count = x.dtype, x3.shape[0] * x3.shape[2]
+    # grad_input starts as the centred input, x - mean, and is turned into
+    # the gradient in place: no other array of x's size.
+    grad_input = xp.empty_like(x3)
+
+    def sums(start, stop):
+        part = grad_input[start:stop]
+        xp.subtract(x3[start:stop], _per_channel(mean, part), out=part)
+        return (_channel_sum(g3[start:stop]),
+                _channel_dot(g3[start:stop], part))
+
+    parts = _by_chunks(sums, x3)
+    grad_bias = sum(bias_part for bias_part, _ in parts).astype(dtype)
+    grad_weight = (sum(weight_part for _, weight_part in parts)
+                   * invstd).astype(dtype)
     input_scale = weight * invstd
-    if not training:
-        grad_input = g3 * _per_channel(input_scale, x3)
-        return grad_input.reshape(x.shape), grad_weight, grad_bias
-    # grad_input = input_scale * (gy - grad_bias / M - centred * k), with
-    # k = invstd * grad_weight / M, computed in place in the `centred`
-    # array: four passes, no other array of x's size.
+    # Training: grad_input = input_scale * (gy - grad_bias / M - centred * k)
+    # with k = invstd * grad_weight / M: four passes. Eval: one.
     k = invstd * grad_weight / count
-    grad_input = centred
-    grad_input *= _per_channel(-k, x3)
-    grad_input += g3
-    grad_input -= _per_channel(grad_bias / count, x3)
-    grad_input *= _per_channel(input_scale, x3)
+
+    def finish(start, stop):
+        part = grad_input[start:stop]
+        if training:
+            part *= _per_channel(-k, part)
+            part += g3[start:stop]
+            part -= _per_channel(grad_bias / count, part)
+            part *= _per_channel(input_scale, part)
+        else:
+            xp.multiply(g3[start:stop], _per_channel(input_scale, part),
+                        out=part)
+
+    _by_chunks(finish, x3)
     return grad_input.reshape(x.shape), grad_weight, grad_bias
 
 
