@@ -203,6 +203,17 @@ def cprofile_table(case, steps, top):
     return lines
 
 
+def blas_description():
+    """NumPy's BLAS library, kernel and threads, as threadpoolctl sees them."""
+    try:
+        import threadpoolctl
+    except ImportError:
+        return "unknown (pip install threadpoolctl)"
+    return ", ".join("{} {} x{}".format(p["internal_api"], p.get("architecture"),
+                                        p["num_threads"])
+                     for p in threadpoolctl.threadpool_info())
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--case", default="resnet20_train")
@@ -212,7 +223,6 @@ def main(argv=None):
     parser.add_argument("--out", default=os.path.join(
         ROOT, "benchmarks", "results", "profile-resnet20-train.md"))
     args = parser.parse_args(argv)
-    import threadpoolctl
     import minidl
     minidl.set_num_threads(args.threads)
     from . import cases
@@ -236,9 +246,7 @@ def main(argv=None):
         products, total_with_products, args.steps, minidl.get_num_threads(),
         args.top)
     functions = cprofile_table(case, args.steps, args.top)
-    blas = ", ".join("{} {} x{}".format(p["internal_api"], p.get("architecture"),
-                                        p["num_threads"])
-                     for p in threadpoolctl.threadpool_info())
+    blas = blas_description()
     text = "\n".join(
         ["# Profile: {} (minidl, CPU)".format(cases.CASES[args.case]), "",
          "Made by `python -m benchmarks.profile --case {} --steps {} "
