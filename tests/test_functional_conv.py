@@ -104,6 +104,50 @@ def test_both_product_orientations_match_torch(torch, monkeypatch,
         arrays, 7)
 
 
+@settings(max_examples=60, deadline=None)
+@given(config=conv_configs(max_batch=3), seed=st.integers(0, 2**16))
+def test_fused_stride_one_backward_equals_the_two_ops(config, seed):
+    """conv2d_grads_stride_one (dx and dW from one im2col of gy) gives what
+    ConvTranspose2d and Conv2dWeight give, for every stride-1 geometry it
+    is used for."""
+    from minidl.nn.functional import conv as conv_module
+    geometry = ((1, 1), config["padding"], config["dilation"], config["groups"])
+    if not conv_module._stride_one_transposes_as_conv(
+            (1, 1), config["padding"], config["dilation"], config["kernel"]):
+        return
+    rng = np.random.default_rng(seed)
+    x, w, _ = _conv_arrays(config, rng)
+    out = conv_module.conv2d_array(x, w, None, *geometry, tuple(
+        size + 2 * p - d * (k - 1) for size, p, d, k in zip(
+            config["size"], config["padding"], config["dilation"],
+            config["kernel"])))
+    gy = rng.standard_normal(out.shape)
+    dx, dw = conv_module.conv2d_grads_stride_one(
+        x, gy, w, config["padding"], config["dilation"], config["groups"])
+    np.testing.assert_allclose(dx, conv_module.conv_transpose2d_array(
+        gy, w, None, *geometry, config["size"]), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dw, conv_module.conv2d_weight_array(
+        x, gy, config["kernel"], *geometry), rtol=1e-12, atol=1e-12)
+
+
+def test_backward_takes_the_fused_path_only_when_not_recorded(monkeypatch):
+    from minidl.nn.functional import conv as conv_module
+    calls = []
+    fused = conv_module.conv2d_grads_stride_one
+    monkeypatch.setattr(conv_module, "conv2d_grads_stride_one",
+                        lambda *args: calls.append(1) or fused(*args))
+    rng = np.random.default_rng(0)
+    x = minidl.tensor(rng.standard_normal((2, 3, 5, 5)), requires_grad=True)
+    w = minidl.tensor(rng.standard_normal((4, 3, 3, 3)), requires_grad=True)
+    F.conv2d(x, w, padding=1).sum().backward()
+    assert calls == [1]
+    gx, = minidl.autograd.grad(F.conv2d(x, w, padding=1).sum(), x,
+                               create_graph=True)
+    assert calls == [1]  # recorded: the two differentiable ops instead
+    F.conv2d(x, w, stride=2, padding=1).sum().backward()
+    assert calls == [1]  # stride 2: dx goes through col2im
+
+
 def _transpose_kwargs(config, output_padding=(0, 0)):
     """conv_transpose2d arguments for a config; padding dropped when it
     would leave no output (PyTorch refuses that too)."""

@@ -29,6 +29,7 @@ of backward works:
 """
 from ... import kernels, parallel
 from ...autograd.function import Function
+from ...autograd.grad_mode import is_grad_enabled
 from ...backend import get_array_module
 from . import _im2col  # noqa: F401  (registers the im2col/col2im kernels)
 from ._window import (as_batch, check_non_negative, check_positive,
@@ -77,14 +78,22 @@ def conv2d_array(x, weight, bias, stride, padding, dilation, groups,
 
 def _conv2d_into(y, x, weight, stride, padding, dilation, groups):
     """Write conv2d(x, weight) (no bias) into y (N, C_out, OH, OW)."""
-    xp = get_array_module(x)
     n, c_in = x.shape[:2]
-    c_out, c_group, kh, kw = weight.shape
+    kh, kw = weight.shape[2:]
     oh, ow = y.shape[2:]
     # The column matrix is large and short-lived: a reused scratch buffer.
     cols = scratch("cols", (n, c_in, kh, kw, oh, ow), x)
-    kernels.get("im2col", xp)(x, (kh, kw), stride, padding, dilation,
-                              (oh, ow), out=cols)
+    kernels.get("im2col", get_array_module(x))(
+        x, (kh, kw), stride, padding, dilation, (oh, ow), out=cols)
+    _weight_times_cols_into(y, weight, cols, groups)
+
+
+def _weight_times_cols_into(y, weight, cols, groups):
+    """y (N, C_out, OH, OW) = W_g @ cols_g per image and group, for the
+    columns cols (N, C_in, KH, KW, OH, OW) of im2col."""
+    xp = get_array_module(cols)
+    n, _, kh, kw, oh, ow = cols.shape
+    c_out, c_group = weight.shape[:2]
     w = weight.reshape(groups, c_out // groups, c_group * kh * kw)
     if oh * ow < FEW_POSITIONS:
         # Few output positions per image: per-image products would be thin
@@ -103,6 +112,22 @@ def _conv2d_into(y, x, weight, stride, padding, dilation, groups):
                   out=y.reshape(n, groups, c_out // groups, oh * ow))
 
 
+def _sum_over_images_of_products(a, b):
+    """(G, R, S) = the sum over images n of a[n, g] @ b[n, g]^T, for
+    a (N, G, R, P) and b (N, G, S, P): dW's product (P: positions)."""
+    xp = get_array_module(a)
+    n, groups, rows, positions = a.shape
+    if positions < FEW_POSITIONS:
+        # One product over all images, (G, R, N*P) @ (G, N*P, S): the
+        # per-image products would be thin outer products, and their
+        # (N, R, S) results could be larger than the input.
+        return xp.matmul(_images_inner(a), _images_inner(b).transpose(0, 2, 1))
+    per_image = scratch("weight_per_image", (n, groups, rows, b.shape[2]), a)
+    xp.matmul(a, b.transpose(0, 1, 3, 2),  # a view: BLAS reads it transposed
+              out=per_image)
+    return per_image.sum(axis=0)
+
+
 def conv_transpose2d_array(z, weight, bias, stride, padding, dilation, groups,
                            output_size):
     """The adjoint of conv2d_array in x, on plain arrays.
@@ -114,8 +139,8 @@ def conv_transpose2d_array(z, weight, bias, stride, padding, dilation, groups,
     images run on threads of their own (see :mod:`minidl.parallel`).
     """
     xp = get_array_module(z)
-    if stride == (1, 1) and all(p <= d * (k - 1) for p, d, k in zip(
-            padding, dilation, weight.shape[2:])):
+    if _stride_one_transposes_as_conv(stride, padding, dilation,
+                                      weight.shape[2:]):
         u = _stride_one_transpose_as_conv(z, weight, padding, dilation,
                                           groups, output_size)
     else:
@@ -165,14 +190,72 @@ def _stride_one_transpose_as_conv(z, weight, padding, dilation, groups,
     padding D(K-1) - P. This costs about 40% less than the product + col2im
     route (whose product has only C_out/G terms per sum and whose columns
     must then be added back one tap at a time)."""
+    flipped, flipped_padding = _flipped(weight, padding, dilation, groups)
+    return conv2d_array(z, flipped, None, (1, 1), flipped_padding, dilation,
+                        groups, output_size)
+
+
+def _stride_one_transposes_as_conv(stride, padding, dilation, kernel_size):
+    """Whether conv_transpose2d with this geometry is an ordinary
+    convolution (stride 1, padding at most D(K-1))."""
+    return stride == (1, 1) and all(
+        p <= d * (k - 1) for p, d, k in zip(padding, dilation, kernel_size))
+
+
+def _flipped(weight, padding, dilation, groups):
+    """The weight (C_in, C_out/G, KH, KW) and padding of the ordinary
+    convolution that a stride-1 transposed convolution with `weight`
+    (C_out, C_in/G, KH, KW) is: C_in and C_out swapped per group, the
+    kernel turned by 180 degrees, padding D(K-1) - P."""
     c_out, c_group, kh, kw = weight.shape
     flipped = weight.reshape(groups, c_out // groups, c_group, kh, kw)
     flipped = flipped.transpose(0, 2, 1, 3, 4)[:, :, :, ::-1, ::-1]
     flipped = flipped.reshape(groups * c_group, c_out // groups, kh, kw)
-    padding = tuple(d * (k - 1) - p for p, d, k in zip(padding, dilation,
-                                                      (kh, kw)))
-    return conv2d_array(z, flipped, None, (1, 1), padding, dilation, groups,
-                        output_size)
+    flipped_padding = tuple(d * (k - 1) - p for p, d, k in zip(
+        padding, dilation, (kh, kw)))
+    return flipped, flipped_padding
+
+
+def conv2d_grads_stride_one(x, gy, weight, padding, dilation, groups):
+    """(dx, dW) of a stride-1 conv2d at once, on plain arrays.
+
+    dx is the convolution of gy with the flipped weight (see
+    _stride_one_transpose_as_conv), whose im2col copy of gy holds, for each
+    input position (h, w), the gy values that dW pairs with x[n, c, h, w]:
+
+        dW[o, c, i, j] = sum over n, h, w of
+                         x[n, c, h, w] * cols[n, o, KH-1-i, KW-1-j, h, w]
+
+    So dW is one more product with the same columns, x_g (C_in/G, H*W) @
+    cols_g^T per image, and the im2col of x that conv2d_weight_array would
+    make is saved. Chunks of images run on minidl's threads, as in
+    conv2d_array.
+    """
+    xp = get_array_module(x)
+    n, c_in, h, w = x.shape
+    c_out, c_group, kh, kw = weight.shape
+    flipped, flipped_padding = _flipped(weight, padding, dilation, groups)
+    dx = xp.empty_like(x)
+
+    def chunk_grads(start, stop):
+        cols = scratch("cols", (stop - start, c_out, kh, kw, h, w), x)
+        kernels.get("im2col", xp)(gy[start:stop], (kh, kw), (1, 1),
+                                  flipped_padding, dilation, (h, w), out=cols)
+        _weight_times_cols_into(dx[start:stop], flipped, cols, groups)
+        return _sum_over_images_of_products(
+            x[start:stop].reshape(stop - start, groups, c_group, h * w),
+            cols.reshape(stop - start, groups, c_out // groups * kh * kw,
+                         h * w))
+
+    parts = parallel.map_batch_chunks(chunk_grads, n,
+                                      n * c_out * kh * kw * h * w, x)
+    total = parts[0]
+    for part in parts[1:]:
+        total += part
+    # total[g, c, (o, i', j')] holds dW[o, c, KH-1-i', KW-1-j'] of group g.
+    dw = total.reshape(groups, c_group, c_out // groups, kh, kw)
+    dw = dw.transpose(0, 2, 1, 3, 4)[:, :, :, ::-1, ::-1]
+    return dx, xp.ascontiguousarray(dw).reshape(c_out, c_group, kh, kw)
 
 
 def conv2d_weight_array(x, gy, kernel_size, stride, padding, dilation, groups):
@@ -201,29 +284,17 @@ def conv2d_weight_array(x, gy, kernel_size, stride, padding, dilation, groups):
 def _weight_gradient_part(x, gy, kernel_size, stride, padding, dilation,
                           groups):
     """dW of conv2d from the images of x and gy, a new array."""
-    xp = get_array_module(x)
     n, c_in = x.shape[:2]
     c_out, oh, ow = gy.shape[1:]
     kh, kw = kernel_size
     c_group = c_in // groups
     cols = scratch("cols", (n, c_in, kh, kw, oh, ow), x)
-    kernels.get("im2col", xp)(x, kernel_size, stride, padding, dilation,
-                              (oh, ow), out=cols)
-    gy_by_image = gy.reshape(n, groups, c_out // groups, oh * ow)
-    cols_by_image = cols.reshape(n, groups, c_group * kh * kw, oh * ow)
-    if oh * ow < FEW_POSITIONS:
-        # One product over all images, (G, C_out/G, N*OH*OW) @ (G, N*OH*OW,
-        # K): the per-image products would be thin outer products, and
-        # their (N, C_out, K) results could be larger than the input.
-        dw = xp.matmul(_images_inner(gy_by_image),
-                       _images_inner(cols_by_image).transpose(0, 2, 1))
-        return dw.reshape(c_out, c_group, kh, kw)
-    per_image = scratch("weight_per_image",
-                        (n, groups, c_out // groups, c_group * kh * kw), x)
-    xp.matmul(gy_by_image,
-              cols_by_image.transpose(0, 1, 3, 2),  # a view: BLAS reads it
-              out=per_image)                        # transposed
-    return per_image.sum(axis=0).reshape(c_out, c_group, kh, kw)
+    kernels.get("im2col", get_array_module(x))(
+        x, kernel_size, stride, padding, dilation, (oh, ow), out=cols)
+    dw = _sum_over_images_of_products(
+        gy.reshape(n, groups, c_out // groups, oh * ow),
+        cols.reshape(n, groups, c_group * kh * kw, oh * ow))
+    return dw.reshape(c_out, c_group, kh, kw)
 
 
 # -- the ops -----------------------------------------------------------------
@@ -246,7 +317,9 @@ class Conv2d(_ConvOp):
     y (N, C_out, OH, OW), (OH, OW) = output_size.
 
     dx = ConvTranspose2d(gy, W);  dW = Conv2dWeight(x, gy);
-    db = gy summed over N, OH, OW.
+    db = gy summed over N, OH, OW. When the backward is not recorded and
+    the stride is 1, dx and dW come from one im2col of gy instead
+    (conv2d_grads_stride_one): the same values, one copy fewer.
     """
 
     def __init__(self, stride, padding, dilation, groups, output_size):
@@ -263,10 +336,20 @@ class Conv2d(_ConvOp):
         x, weight = self.saved_tensors
         needs = self.needs_input_grad
         gx = gw = gb = None
-        if needs[0]:
-            gx = ConvTranspose2d(*self.geometry(), x.shape[2:])(gy, weight)
-        if needs[1]:
-            gw = Conv2dWeight(*self.geometry(), weight.shape[2:])(x, gy)
+        if (needs[0] and needs[1] and not is_grad_enabled()
+                and _stride_one_transposes_as_conv(
+                    self.stride, self.padding, self.dilation,
+                    weight.shape[2:])):
+            # Not recorded (no create_graph): both gradients from one im2col.
+            from ...tensor import Tensor
+            gx, gw = (Tensor(a) for a in conv2d_grads_stride_one(
+                x.data, gy.data, weight.data, self.padding, self.dilation,
+                self.groups))
+        else:
+            if needs[0]:
+                gx = ConvTranspose2d(*self.geometry(), x.shape[2:])(gy, weight)
+            if needs[1]:
+                gw = Conv2dWeight(*self.geometry(), weight.shape[2:])(x, gy)
         if len(needs) > 2 and needs[2]:
             gb = gy.sum(dim=(0, 2, 3))
         return (gx, gw) if len(needs) == 2 else (gx, gw, gb)
