@@ -26,6 +26,11 @@ of backward works:
   ConvTranspose2d(gy, W); it is also the public ``conv_transpose2d``.
 * :class:`Conv2dWeight` (x, gy) -> dW = gy_g @ cols_g^T per group, summed
   over the images.
+
+When the backward is not itself recorded and the stride is 1, Conv2d's
+backward takes dx and dW from one im2col of gy instead
+(:func:`conv2d_grads_stride_one`): same values, one copy of the columns
+fewer.
 """
 from ... import kernels, parallel
 from ...autograd.function import Function
@@ -40,7 +45,8 @@ from ._workspace import scratch
 # -- the arithmetic, on arrays ---------------------------------------------
 
 # Below this many output positions per image (OH*OW), the products are made
-# over all images at once rather than image by image (see conv2d_array).
+# over all images at once rather than image by image (see
+# _weight_times_cols_into and _sum_over_images_of_products).
 FEW_POSITIONS = 64
 
 
