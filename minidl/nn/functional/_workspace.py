@@ -1,15 +1,15 @@
 """Scratch buffers reused from one call to the next.
 
 Convolution needs large temporary arrays (the column matrix of im2col is
-KH*KW times the size of the input: 75 MB for a 3x3 conv over 128 images of
-16 x 32 x 32). A fresh array that size costs more than the copy that fills
-it, because the operating system hands the memory over page by page on
-first touch. So each temporary has a named slot, and the array in that slot
+KH*KW times the size of its chunk of the input). A fresh array that size
+can cost more than the copy that fills it, because the operating system
+hands the memory over page by page on first touch. So each temporary has a named slot, and the array in that slot
 is kept and reused (grown when a larger one is asked for).
 
 Rules for users of a slot: the array comes uninitialised; it is valid until
 the next request for the same slot, so never return it or keep it (copy
-what must survive). Slots are per thread, so threads never share one.
+what must survive). Slots are per thread, so the threads of
+:mod:`minidl.parallel` never share one.
 """
 import threading
 
@@ -38,8 +38,3 @@ def scratch(slot, shape, like):
         if buffer.nbytes <= MAX_KEPT_BYTES:
             buffers[key] = buffer
     return buffer[:size].reshape(shape)
-
-
-def release():
-    """Drop every kept buffer of this thread (frees their memory)."""
-    _local.__dict__.pop("buffers", None)
