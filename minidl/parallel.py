@@ -16,8 +16,9 @@ threads really run at once), with BLAS on one thread. Chunks are also kept
 small enough for a convolution's column matrix to stay in the cache
 between the im2col copy that writes it and the product that reads it,
 which helps even on one thread. Measured on 2 cores (ResNet-20 training
-step, batch 128): 706 ms with 2 BLAS threads before, 359 ms now; on one
-thread, 675 ms without the cache-sized chunks, 578 ms with them.
+step, batch 128): 706 ms with 2 BLAS threads, 359 ms with minidl's 2
+threads and cache-sized chunks; on one thread, 675 ms without the
+cache-sized chunks, 578 ms with them.
 
 :func:`set_num_threads` chooses the number of threads (default: the
 ``MINIDL_NUM_THREADS``, ``OMP_NUM_THREADS`` or ``OPENBLAS_NUM_THREADS``
