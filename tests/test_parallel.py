@@ -1,4 +1,5 @@
 """minidl.parallel: chunks of a batch on threads, and convolution on them."""
+import contextlib
 import threading
 
 import numpy as np
@@ -11,19 +12,29 @@ from minidl.nn.functional import conv
 
 
 @pytest.fixture
-def threads():
+def threads(monkeypatch):
     """Set minidl's thread count for a test (every chunk size allowed);
     restored afterwards."""
     before = minidl.get_num_threads()
-    smallest = parallel.MIN_CHUNK_ELEMENTS
-    parallel.MIN_CHUNK_ELEMENTS = 1
-
-    def use(count):
-        minidl.set_num_threads(count)
-
-    yield use
-    parallel.MIN_CHUNK_ELEMENTS = smallest
+    monkeypatch.setattr(parallel, "MIN_CHUNK_ELEMENTS", 1)
+    yield minidl.set_num_threads
     minidl.set_num_threads(before)
+
+
+@contextlib.contextmanager
+def _split(count, chunk_limit):
+    """minidl on `count` threads, chunks of at most `chunk_limit` elements
+    (and as small as one image); restored afterwards. (Hypothesis tests
+    cannot use the function-scoped fixtures.)"""
+    saved = (minidl.get_num_threads(), parallel.MIN_CHUNK_ELEMENTS,
+             parallel.MAX_CHUNK_ELEMENTS)
+    try:
+        minidl.set_num_threads(count)
+        parallel.MIN_CHUNK_ELEMENTS, parallel.MAX_CHUNK_ELEMENTS = 1, chunk_limit
+        yield
+    finally:
+        minidl.set_num_threads(saved[0])
+        parallel.MIN_CHUNK_ELEMENTS, parallel.MAX_CHUNK_ELEMENTS = saved[1:]
 
 
 def test_chunks_cover_the_batch_in_order_on_several_threads(threads):
@@ -56,26 +67,24 @@ def test_number_of_chunks(threads, batch, elements, expected):
     assert results[0][0] == 0 and results[-1][1] == batch
 
 
-def test_large_work_gets_cache_sized_chunks_a_multiple_of_the_threads(threads):
+def test_large_work_gets_cache_sized_chunks_a_multiple_of_the_threads(
+        threads, monkeypatch):
     threads(2)
-    parallel_max = parallel.MAX_CHUNK_ELEMENTS
-    try:
-        parallel.MAX_CHUNK_ELEMENTS = 10
-        # 45 elements in pieces of at most 10: 5 chunks, rounded up to 6.
-        chunks = parallel.map_batch_chunks(lambda a, b: (a, b), 100, 45,
-                                           np.zeros(1))
-        assert len(chunks) == 6
-        assert chunks[0] == (0, 16) and chunks[-1] == (83, 100)
-        minidl.set_num_threads(1)  # one thread: the chunks run in turn
-        assert len(parallel.map_batch_chunks(lambda a, b: (a, b), 100, 45,
-                                             np.zeros(1))) == 5
-    finally:
-        parallel.MAX_CHUNK_ELEMENTS = parallel_max
+    monkeypatch.setattr(parallel, "MAX_CHUNK_ELEMENTS", 10)
+    # 45 elements in pieces of at most 10: 5 chunks, rounded up to 6.
+    chunks = parallel.map_batch_chunks(lambda a, b: (a, b), 100, 45,
+                                       np.zeros(1))
+    assert len(chunks) == 6
+    assert chunks[0] == (0, 16) and chunks[-1] == (83, 100)
+    threads(1)  # one thread: the chunks run in turn
+    assert len(parallel.map_batch_chunks(lambda a, b: (a, b), 100, 45,
+                                         np.zeros(1))) == 5
 
 
-def test_small_work_gets_fewer_chunks_and_non_numpy_arrays_one(threads):
+def test_small_work_gets_fewer_chunks_and_non_numpy_arrays_one(threads,
+                                                               monkeypatch):
     threads(4)
-    parallel.MIN_CHUNK_ELEMENTS = 100
+    monkeypatch.setattr(parallel, "MIN_CHUNK_ELEMENTS", 100)
     chunks = parallel.map_batch_chunks(lambda a, b: (a, b), 8, 399,
                                        np.zeros(1))
     assert chunks == [(0, 2), (2, 5), (5, 8)]  # 399 // 100 = 3 chunks
@@ -154,22 +163,14 @@ def test_convolution_on_threads_equals_one_thread(batch, channels, size, stride,
     gy = rng.standard_normal((batch, c_out, out, out))
     geometry = ((stride, stride), (padding, padding), (dilation, dilation),
                 groups)
-    before, smallest = minidl.get_num_threads(), parallel.MIN_CHUNK_ELEMENTS
-    largest = parallel.MAX_CHUNK_ELEMENTS
     results = {}
-    try:
-        parallel.MIN_CHUNK_ELEMENTS = 1
-        for count in (1, threads_count):
-            minidl.set_num_threads(count)
-            parallel.MAX_CHUNK_ELEMENTS = 2 ** 20 if count == 1 else chunk_limit
+    for count, limit in ((1, 2 ** 20), (threads_count, chunk_limit)):
+        with _split(count, limit):
             results[count] = (
                 conv.conv2d_array(x, w, None, *geometry, (out, out)),
                 conv.conv_transpose2d_array(gy, w, None, *geometry,
                                             (size, size)),
                 conv.conv2d_weight_array(x, gy, (3, 3), *geometry))
-    finally:
-        parallel.MIN_CHUNK_ELEMENTS, parallel.MAX_CHUNK_ELEMENTS = smallest, largest
-        minidl.set_num_threads(before)
     for one, many in zip(results[1], results[threads_count]):
         assert one.shape == many.shape
         np.testing.assert_allclose(many, one, rtol=1e-12, atol=1e-12)
@@ -196,20 +197,12 @@ def test_batch_norm_on_threads_equals_one_thread(batch, channels, spatial,
     weight, bias = rng.standard_normal(channels), rng.standard_normal(channels)
     stats = (None, None) if training else (rng.standard_normal(channels),
                                            rng.random(channels) + 0.5)
-    before, smallest = minidl.get_num_threads(), parallel.MIN_CHUNK_ELEMENTS
-    largest = parallel.MAX_CHUNK_ELEMENTS
     results = {}
-    try:
-        parallel.MIN_CHUNK_ELEMENTS = 1
-        for count in (1, threads_count):
-            minidl.set_num_threads(count)
-            parallel.MAX_CHUNK_ELEMENTS = 2 ** 20 if count == 1 else chunk_limit
+    for count, limit in ((1, 2 ** 20), (threads_count, chunk_limit)):
+        with _split(count, limit):
             y, mean, var, invstd = batch_norm_forward(x, weight, bias, *stats,
                                                       1e-5)
             grads = batch_norm_backward(gy, x, weight, mean, invstd, training)
             results[count] = (y, mean, var, invstd) + grads
-    finally:
-        parallel.MIN_CHUNK_ELEMENTS, parallel.MAX_CHUNK_ELEMENTS = smallest, largest
-        minidl.set_num_threads(before)
     for one, many in zip(results[1], results[threads_count]):
         np.testing.assert_allclose(many, one, rtol=1e-10, atol=1e-12)
