@@ -31,7 +31,8 @@ import minidl
 from minidl.data import DataLoader, ImageArrayDataset, random_split
 from minidl.data import transforms as T
 from minidl.nn import functional as F
-from small_data import folder_slice, small_cnn, stripes  # beside this script
+# small_data.py lies beside this script
+from small_data import add_data_options, load_images, small_cnn
 
 
 def evaluate(model, loader):
@@ -75,34 +76,17 @@ def plot_losses(path, batch_losses, batches_per_epoch, epoch_losses, val_losses)
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", help="an image folder (class sub-folders)")
-    parser.add_argument("--synthetic", action="store_true",
-                        help="train on generated stripe images instead")
-    parser.add_argument("--per-class", type=int, default=100,
-                        help="images per class (default 100)")
-    parser.add_argument("--classes", type=int, default=None,
-                        help="use the first N classes only (synthetic: N "
-                             "angles, default 6)")
-    parser.add_argument("--size", type=int, default=32,
-                        help="synthetic image size (default 32)")
+    add_data_options(parser)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--plot", default=os.path.join("runs", "examples",
                                                        "04_loss_curve.png"))
-    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    if args.synthetic == (args.data is not None):
-        parser.error("give either --data PATH or --synthetic")
 
     start = time.perf_counter()
     minidl.manual_seed(args.seed)
-    if args.synthetic:
-        images, labels, classes = stripes(args.per_class, args.classes or 6,
-                                          args.size, args.seed)
-    else:
-        images, labels, classes = folder_slice(args.data, args.per_class,
-                                               args.classes)
+    images, labels, classes = load_images(parser, args)
     dataset = ImageArrayDataset(images, labels, classes)
     held_out = len(dataset) // 5
     train_set, val_set = random_split(dataset, [len(dataset) - held_out, held_out],

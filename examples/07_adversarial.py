@@ -37,7 +37,8 @@ from minidl.data import DataLoader, ImageArrayDataset, Subset, random_split
 from minidl.data import transforms as T
 from minidl.nn import functional as F
 from minidl.training.loop import FGSM
-from small_data import folder_slice, small_cnn, stripes  # beside this script
+# small_data.py lies beside this script
+from small_data import add_data_options, load_images, small_cnn, stripes
 
 HELD_OUT_PER_CLASS = 100  # --synthetic: generated held-out images per class
 
@@ -120,14 +121,7 @@ def show_one_example(model, loader, attack, classes):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", help="an image folder (class sub-folders)")
-    parser.add_argument("--synthetic", action="store_true",
-                        help="generated stripe images instead")
-    parser.add_argument("--per-class", type=int, default=100)
-    parser.add_argument("--classes", type=int, default=None,
-                        help="first N classes only (synthetic: default 6)")
-    parser.add_argument("--size", type=int, default=32,
-                        help="synthetic image size (default 32)")
+    add_data_options(parser)
     parser.add_argument("--eps", type=float, default=8 / 255,
                         help="FGSM step in pixel units of [0, 1] (default 8/255)")
     parser.add_argument("--epochs", type=int, default=12,
@@ -135,19 +129,11 @@ def main(argv=None):
     parser.add_argument("--finetune-epochs", type=int, default=10,
                         help="epochs of the two fine-tunings (default 10)")
     parser.add_argument("--lr", type=float, default=0.05)
-    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    if args.synthetic == (args.data is not None):
-        parser.error("give either --data PATH or --synthetic")
 
     start = time.perf_counter()
     minidl.manual_seed(args.seed)
-    if args.synthetic:
-        images, labels, classes = stripes(args.per_class, args.classes or 6,
-                                          args.size, args.seed)
-    else:
-        images, labels, classes = folder_slice(args.data, args.per_class,
-                                               args.classes)
+    images, labels, classes = load_images(parser, args)
     dataset = ImageArrayDataset(images, labels, classes)
     if args.synthetic:
         # Generated images cost nothing: a separate, larger held-out set

@@ -2,6 +2,8 @@
 
 * ``folder_slice``: the first images of each class of an image folder;
 * ``stripes``: generated stripe images whose angle is the class;
+* ``add_data_options`` and ``load_images``: the command-line options that
+  choose between the two, and the loading;
 * ``small_cnn``: a three-layer convolutional classifier.
 """
 import numpy as np
@@ -51,6 +53,32 @@ def stripes(per_class, num_classes, size, seed):
     images = (np.clip(images, 0, 1) * 255).round().astype(np.uint8)
     names = ["{:.0f} deg".format(180 * k / num_classes) for k in range(num_classes)]
     return images, labels, names
+
+
+def add_data_options(parser):
+    """--data or --synthetic, --per-class, --classes, --size (and --seed,
+    which the stripes use) on an argparse parser."""
+    parser.add_argument("--data", help="an image folder (class sub-folders)")
+    parser.add_argument("--synthetic", action="store_true",
+                        help="generated stripe images instead")
+    parser.add_argument("--per-class", type=int, default=100,
+                        help="images per class (default 100)")
+    parser.add_argument("--classes", type=int, default=None,
+                        help="use the first N classes only (synthetic: N "
+                             "angles, default 6)")
+    parser.add_argument("--size", type=int, default=32,
+                        help="synthetic image size (default 32)")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def load_images(parser, args):
+    """(images, labels, class names) as the options of add_data_options
+    ask; exits through parser.error unless exactly one source is given."""
+    if args.synthetic == (args.data is not None):
+        parser.error("give either --data PATH or --synthetic")
+    if args.synthetic:
+        return stripes(args.per_class, args.classes or 6, args.size, args.seed)
+    return folder_slice(args.data, args.per_class, args.classes)
 
 
 # -- the model ----------------------------------------------------------------
