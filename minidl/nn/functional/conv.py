@@ -82,15 +82,22 @@ def conv2d_array(x, weight, bias, stride, padding, dilation, groups,
     return y
 
 
+def _columns(x, kernel_size, stride, padding, dilation, output_size):
+    """im2col of x (N, C, H, W): (N, C, KH, KW, OH, OW), in this thread's
+    scratch buffer (the column matrix is large and short-lived), valid
+    until the next call."""
+    n, c = x.shape[:2]
+    cols = scratch("cols", (n, c) + tuple(kernel_size) + tuple(output_size),
+                   x)
+    kernels.get("im2col", get_array_module(x))(
+        x, kernel_size, stride, padding, dilation, output_size, out=cols)
+    return cols
+
+
 def _conv2d_into(y, x, weight, stride, padding, dilation, groups):
     """Write conv2d(x, weight) (no bias) into y (N, C_out, OH, OW)."""
-    n, c_in = x.shape[:2]
-    kh, kw = weight.shape[2:]
-    oh, ow = y.shape[2:]
-    # The column matrix is large and short-lived: a reused scratch buffer.
-    cols = scratch("cols", (n, c_in, kh, kw, oh, ow), x)
-    kernels.get("im2col", get_array_module(x))(
-        x, (kh, kw), stride, padding, dilation, (oh, ow), out=cols)
+    cols = _columns(x, weight.shape[2:], stride, padding, dilation,
+                    y.shape[2:])
     _weight_times_cols_into(y, weight, cols, groups)
 
 
@@ -244,20 +251,16 @@ def conv2d_grads_stride_one(x, gy, weight, padding, dilation, groups):
     dx = xp.empty_like(x)
 
     def chunk_grads(start, stop):
-        cols = scratch("cols", (stop - start, c_out, kh, kw, h, w), x)
-        kernels.get("im2col", xp)(gy[start:stop], (kh, kw), (1, 1),
-                                  flipped_padding, dilation, (h, w), out=cols)
+        cols = _columns(gy[start:stop], (kh, kw), (1, 1), flipped_padding,
+                        dilation, (h, w))
         _weight_times_cols_into(dx[start:stop], flipped, cols, groups)
         return _sum_over_images_of_products(
             x[start:stop].reshape(stop - start, groups, c_group, h * w),
             cols.reshape(stop - start, groups, c_out // groups * kh * kw,
                          h * w))
 
-    parts = parallel.map_batch_chunks(chunk_grads, n,
-                                      n * c_out * kh * kw * h * w, x)
-    total = parts[0]
-    for part in parts[1:]:
-        total += part
+    total = sum(parallel.map_batch_chunks(chunk_grads, n,
+                                          n * c_out * kh * kw * h * w, x))
     # total[g, c, (o, i', j')] holds dW[o, c, KH-1-i', KW-1-j'] of group g.
     dw = total.reshape(groups, c_group, c_out // groups, kh, kw)
     dw = dw.transpose(0, 2, 1, 3, 4)[:, :, :, ::-1, ::-1]
@@ -280,11 +283,7 @@ def conv2d_weight_array(x, gy, kernel_size, stride, padding, dilation, groups):
                                      groups)
 
     cols_size = n * c_in * kh * kw * oh * ow
-    parts = parallel.map_batch_chunks(chunk_part, n, cols_size, x)
-    dw = parts[0]
-    for part in parts[1:]:
-        dw += part
-    return dw
+    return sum(parallel.map_batch_chunks(chunk_part, n, cols_size, x))
 
 
 def _weight_gradient_part(x, gy, kernel_size, stride, padding, dilation,
@@ -294,9 +293,7 @@ def _weight_gradient_part(x, gy, kernel_size, stride, padding, dilation,
     c_out, oh, ow = gy.shape[1:]
     kh, kw = kernel_size
     c_group = c_in // groups
-    cols = scratch("cols", (n, c_in, kh, kw, oh, ow), x)
-    kernels.get("im2col", get_array_module(x))(
-        x, kernel_size, stride, padding, dilation, (oh, ow), out=cols)
+    cols = _columns(x, kernel_size, stride, padding, dilation, (oh, ow))
     dw = _sum_over_images_of_products(
         gy.reshape(n, groups, c_out // groups, oh * ow),
         cols.reshape(n, groups, c_group * kh * kw, oh * ow))
