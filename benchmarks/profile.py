@@ -11,8 +11,9 @@ Two views of the same steps (forward, cross-entropy, backward, AdamW):
    while the engine is inside some ``backward`` (ConvTranspose2d computing
    dx of Conv2d, say) counts under the backward phase. What no op claims
    (the engine's bookkeeping, optimizer, Python glue) is listed as such.
-2. Matrix products: ``numpy.matmul`` (every product minidl makes goes
-   through it) is wrapped with a timer, giving the time spent inside
+2. Matrix products: ``numpy.matmul`` (which the convolution and linear
+   layers call; batch norm's per-channel sums use the ``@`` operator and
+   are not counted) is wrapped with a timer, giving the time spent inside
    NumPy's BLAS and the speed it reached on each shape of product. That
    time, divided by the number of threads, is a floor for this way of
    computing: were every copy and element-wise pass free, the step would
@@ -31,6 +32,8 @@ import time
 from collections import defaultdict
 
 from minidl.serialization import atomic_write
+
+from .worker import describe_blas, info
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -203,17 +206,6 @@ def cprofile_table(case, steps, top):
     return lines
 
 
-def blas_description():
-    """NumPy's BLAS library, kernel and threads, as threadpoolctl sees them."""
-    try:
-        import threadpoolctl
-    except ImportError:
-        return "unknown (pip install threadpoolctl)"
-    return ", ".join("{} {} x{}".format(p["internal_api"], p.get("architecture"),
-                                        p["num_threads"])
-                     for p in threadpoolctl.threadpool_info())
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--case", default="resnet20_train")
@@ -246,7 +238,7 @@ def main(argv=None):
         products, total_with_products, args.steps, minidl.get_num_threads(),
         args.top)
     functions = cprofile_table(case, args.steps, args.top)
-    blas = blas_description()
+    blas = describe_blas(info("minidl", "cpu")["blas"])
     text = "\n".join(
         ["# Profile: {} (minidl, CPU)".format(cases.CASES[args.case]), "",
          "Made by `python -m benchmarks.profile --case {} --steps {} "

@@ -25,6 +25,7 @@ import time
 from minidl.serialization import atomic_write
 
 from .cases import CASES, MODEL_CASES
+from .worker import describe_blas
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "benchmarks", "results")
@@ -254,11 +255,8 @@ def main(argv=None):
     workers = {fw: Worker(fw, args) for fw in FRAMEWORKS}
     try:
         report["workers"] = {fw: w.ask(cmd="info") for fw, w in workers.items()}
-        blas = report["workers"]["minidl"].get("blas")
-        report["minidl_blas"] = ", ".join(
-            "{} {} {} x{}".format(p["internal_api"], p["version"],
-                                  p["architecture"], p["num_threads"])
-            for p in blas) if isinstance(blas, list) else blas
+        report["minidl_blas"] = describe_blas(
+            report["workers"]["minidl"].get("blas"))
         log("minidl's NumPy BLAS: {}".format(report["minidl_blas"]))
         log("| case | minidl ms | minidl min-max | PyTorch ms | ratio | cpu ratio | what |")
         log("|---|---|---|---|---|---|---|")

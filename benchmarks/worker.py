@@ -64,6 +64,16 @@ def info(framework, device):
     return result
 
 
+def describe_blas(pools):
+    """One line for the "blas" entry of info(): library, version, kernel
+    and threads of each BLAS pool, or the entry itself when it is a note."""
+    if not isinstance(pools, list):
+        return pools
+    return ", ".join("{} {} {} x{}".format(p["internal_api"], p["version"],
+                                           p["architecture"], p["num_threads"])
+                     for p in pools)
+
+
 def current_rss_bytes():
     """The resident set size now (Linux: /proc/self/statm)."""
     with open("/proc/self/statm") as f:
