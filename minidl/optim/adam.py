@@ -20,7 +20,7 @@ import numbers
 
 from .. import kernels
 from ..backend import get_array_module
-from .optimizer import Optimizer
+from .optimizer import Optimizer, decayed_gradient
 
 
 class Adam(Optimizer):
@@ -124,16 +124,8 @@ def adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr,
     # g: the gradient the moments see, (-grad if maximize else grad) plus
     # the L2 term for Adam. A new array only when it differs from grad,
     # which belongs to the caller and must not change.
-    if weight_decay != 0 and not decoupled_weight_decay:
-        g = xp.multiply(param, weight_decay, out=xp.empty_like(param))
-        if maximize:
-            xp.subtract(g, grad, out=g)
-        else:
-            xp.add(g, grad, out=g)
-    elif maximize:
-        g = xp.negative(grad, out=xp.empty_like(grad))
-    else:
-        g = grad
+    l2 = 0.0 if decoupled_weight_decay else weight_decay
+    g = decayed_gradient(param, grad, l2, maximize, copy=False)
 
     # v = beta2 * v + (1 - beta2) * g * g
     work = xp.multiply(g, g, out=xp.empty_like(g))

@@ -319,6 +319,26 @@ class Optimizer:
         return "\n".join(lines)
 
 
+def decayed_gradient(param, grad, weight_decay, maximize, copy):
+    """(-grad if maximize else grad) + weight_decay * param: the direction
+    the update kernels step along (an L2 penalty folded into the gradient).
+
+    Returns a new array, or `grad` itself when neither term changes it and
+    `copy` is False. `grad` belongs to the caller and is never modified.
+    """
+    xp = backend.get_array_module(param)
+    if weight_decay != 0:
+        direction = xp.multiply(param, weight_decay, out=xp.empty_like(param))
+        if maximize:
+            xp.subtract(direction, grad, out=direction)
+        else:
+            xp.add(direction, grad, out=direction)
+        return direction
+    if maximize:
+        return xp.negative(grad, out=xp.empty_like(grad))
+    return grad.copy() if copy else grad
+
+
 def _snapshot(value):
     """A NumPy copy of a state array (numbers pass through)."""
     if isinstance(value, numbers.Number):

@@ -13,7 +13,7 @@ For each parameter p with gradient g, as in PyTorch::
 """
 from .. import kernels
 from ..backend import get_array_module
-from .optimizer import Optimizer
+from .optimizer import Optimizer, decayed_gradient
 
 
 class SGD(Optimizer):
@@ -82,17 +82,8 @@ def sgd_update(param, grad, momentum_buffer, lr, weight_decay, momentum,
 
     # direction = (-grad if maximize else grad) + weight_decay * param,
     # built in the one temporary array of this step.
-    if weight_decay != 0:
-        direction = xp.multiply(param, weight_decay,
-                                out=xp.empty_like(param))
-        if maximize:
-            xp.subtract(direction, grad, out=direction)
-        else:
-            xp.add(direction, grad, out=direction)
-    elif maximize:
-        direction = xp.negative(grad, out=xp.empty_like(grad))
-    else:
-        direction = grad.copy()
+    direction = decayed_gradient(param, grad, weight_decay, maximize,
+                                 copy=True)
 
     if momentum_buffer is None:
         update = direction
