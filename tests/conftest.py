@@ -98,3 +98,12 @@ def assert_close(actual, expected, rtol=1e-7, atol=1e-9, name=""):
         name, actual.shape, expected.shape)
     np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol,
                                err_msg=name)
+
+
+def assert_value_error(fn, *fragments):
+    """fn() raises ValueError, and its message contains every fragment."""
+    with pytest.raises(ValueError) as info:
+        fn()
+    message = str(info.value)
+    for fragment in fragments:
+        assert fragment in message, "{!r} not in {!r}".format(fragment, message)
