@@ -57,11 +57,17 @@ class Tensor:
 
     @property
     def _version(self):
+        """How often the array was overwritten in place (read only: writers
+        call :meth:`_bump_version`)."""
         return self._version_counter.value
 
-    @_version.setter
-    def _version(self, value):
-        self._version_counter.value = value
+    def _bump_version(self):
+        """Record that the array was just overwritten in place, outside
+        autograd (an optimizer step, ``init``, ``load_state_dict``, a running
+        statistic). Every writer of ``self.data[...]`` calls this, so a
+        Function that saved this tensor refuses to run backward on values it
+        did not see. PyTorch does the same inside its in-place kernels."""
+        self._version_counter.value += 1
 
     # -- basic facts ---------------------------------------------------------
     @property
@@ -250,7 +256,7 @@ class Tensor:
         if not record:
             xp = backend.get_array_module(self.data)
             self.data[...] = xp.broadcast_to(result.data, self.shape)
-            self._version_counter.value += 1
+            self._bump_version()
             return self
         if result.dtype != self.dtype:
             result = ops.astype(result, self.dtype)

@@ -180,6 +180,98 @@ def test_retain_grad_keeps_a_non_leaf_gradient():
     assert_close(x.grad, [18.0, 36.0])
 
 
+
+class CountedExp(Function):
+    """exp, counting how often its backward runs."""
+    calls = 0
+
+    def forward(self, x):
+        self.y = np.exp(x)
+        return self.y
+
+    def backward(self, gy):
+        CountedExp.calls += 1
+        return gy * minidl.tensor(self.y)
+
+
+def test_grad_never_walks_a_branch_that_cannot_reach_its_inputs():
+    x, other = leaf([1.0, 2.0]), leaf([0.5, -1.0])
+    CountedExp.calls = 0
+    y = (x * 2).sum() + CountedExp()(other).sum()   # `other` is not an input
+    (gx,) = minidl.autograd.grad(y, x, retain_graph=True)
+    assert_close(gx, [2.0, 2.0])
+    assert CountedExp.calls == 0
+    y.backward()
+    assert CountedExp.calls == 1
+    assert_close(other.grad, np.exp([0.5, -1.0]))
+
+
+def test_grad_of_an_intermediate_stops_there():
+    x = leaf([1.0, 2.0])
+    CountedExp.calls = 0
+    h = CountedExp()(x)               # nothing before h is asked for
+    y = (h * 3).sum()
+    (gh,) = minidl.autograd.grad(y, h)
+    assert_close(gh, [3.0, 3.0])
+    assert CountedExp.calls == 0 and x.grad is None
+    # Asked for x too, the same walk goes on through CountedExp, once.
+    h = CountedExp()(x)
+    gh, gx = minidl.autograd.grad((h * 3).sum(), [h, x])
+    assert_close(gh, [3.0, 3.0])
+    assert_close(gx, 3 * np.exp([1.0, 2.0]))
+    assert CountedExp.calls == 1
+
+
+def test_grad_of_the_same_input_twice_and_of_an_output_itself():
+    x = leaf([1.0, 2.0])
+    h = x * x
+    gx1, gx2, gh = minidl.autograd.grad(h, [x, x, h],
+                                        minidl.tensor(np.ones(2)))
+    assert_close(gx1, [2.0, 4.0])
+    assert_close(gx2, [2.0, 4.0])
+    assert_close(gh, [1.0, 1.0])
+
+
+def test_run_backward_returns_gradients_and_stores_none():
+    from minidl.autograd.engine import run_backward
+    x, w = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    h = x * w
+    h.retain_grad()
+    y = (h * x).sum()
+    gx, gw, gh = run_backward([y], [minidl.tensor(np.array(1.0))], [x, w, h],
+                              retain_graph=False, create_graph=False)
+    assert_close(gx, 2 * np.array([1.0, 2.0]) * [3.0, 4.0])
+    assert_close(gw, [1.0, 4.0])
+    assert_close(gh, [1.0, 2.0])
+    assert x.grad is None and w.grad is None and h.grad is None
+
+
+def test_backward_fills_every_leaf_and_retained_tensor_once_per_call():
+    """A leaf reached by several paths gets the sum, added to what .grad
+    held before; a leaf that is an output gets its own gradient."""
+    x = leaf([1.0, 2.0])
+    h = x * 3
+    h.retain_grad()
+    y = (h * x + x).sum()
+    x.grad = minidl.tensor(np.array([10.0, 10.0]))
+    minidl.autograd.backward([y, x], [None, minidl.tensor(np.ones(2))])
+    # d/dx (3 x^2 + x) = 6x + 1, plus 1 from x as an output, plus 10 before.
+    assert_close(x.grad, 6 * np.array([1.0, 2.0]) + 1 + 1 + 10)
+    assert_close(h.grad, [1.0, 2.0])
+
+
+def test_version_is_written_only_by_bump_version():
+    x = leaf([1.0, 2.0])
+    h = x * 1
+    y = (h * h).sum()                 # Mul saved h
+    with pytest.raises(AttributeError):
+        h._version = 5
+    before = h._version
+    h._bump_version()
+    assert h._version == before + 1 and h.detach()._version == before + 1
+    with pytest.raises(RuntimeError, match="Mul: .*modified in place"):
+        y.backward()
+
 # -- grad modes ---------------------------------------------------------------------
 def test_no_grad_and_enable_grad_as_context_managers():
     x = leaf([1.0])

@@ -5,7 +5,7 @@
 * :func:`gradcheck`, :func:`gradgradcheck`, :func:`check_backward`:
   compare analytical gradients with numerical ones.
 """
-from .engine import run_backward
+from .engine import accumulate_grad, backward_targets, run_backward
 from .function import Function
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import check_backward, gradcheck, gradgradcheck
@@ -49,19 +49,29 @@ def _as_list(value):
 
 def backward(tensors, grad_tensors=None, retain_graph=False,
              create_graph=False):
-    """Accumulate d(tensors)/d(leaf), weighted by `grad_tensors`, into leaves."""
+    """Accumulate d(tensors)/d(leaf), weighted by `grad_tensors`, into the
+    ``.grad`` of every leaf (and of every tensor that called retain_grad).
+
+    The engine returns the gradients; adding them into ``.grad`` is done
+    here, by :func:`~minidl.autograd.engine.accumulate_grad`."""
     tensors = _as_list(tensors)
     if grad_tensors is not None:
         grad_tensors = _as_list(grad_tensors)
     grads = _initial_grads(tensors, grad_tensors, "backward")
-    run_backward(tensors, grads, retain_graph or create_graph, create_graph)
+    targets = backward_targets(tensors)
+    results = run_backward(tensors, grads, targets,
+                           retain_graph or create_graph, create_graph)
+    for target, gradient in zip(targets, results):
+        if gradient is not None:
+            accumulate_grad(target, gradient, create_graph)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None,
          create_graph=False, allow_unused=False):
     """Gradients of `outputs` with respect to each of `inputs`, as a tuple.
 
-    Unlike backward, nothing is accumulated into ``.grad``. With
+    Unlike backward, nothing is accumulated into ``.grad``, and only the
+    part of the graph between `outputs` and `inputs` is walked. With
     ``create_graph=True`` the results are themselves differentiable.
     """
     outputs, inputs = _as_list(outputs), _as_list(inputs)
@@ -74,16 +84,12 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None,
     if grad_outputs is not None:
         grad_outputs = _as_list(grad_outputs)
     grads = _initial_grads(outputs, grad_outputs, "grad")
-    captured = run_backward(outputs, grads, retain_graph, create_graph,
-                            capture=inputs)
-    result = []
-    for x in inputs:
-        g = captured.get(id(x))
+    result = run_backward(outputs, grads, inputs, retain_graph, create_graph)
+    for x, g in zip(inputs, result):
         if g is None and not allow_unused:
             raise RuntimeError("grad: an input of shape {} was not used to "
                                "compute the outputs (pass allow_unused=True "
                                "to get None for it)".format(x.shape))
-        result.append(g)
     return tuple(result)
 
 

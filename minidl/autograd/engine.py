@@ -1,12 +1,20 @@
-"""The backward pass: walk the graph from the outputs to the leaves.
+"""The backward pass: walk the graph from the outputs to the inputs.
+
+``run_backward(outputs, grad_outputs, inputs, ...)`` returns the gradients
+of `outputs` with respect to each of `inputs`; it stores nothing anywhere.
+The callers decide where the gradients go: ``Tensor.backward`` asks for
+every leaf (and every tensor that called ``retain_grad``) and adds the
+results into ``.grad``; ``autograd.grad`` returns them.
 
 1. Find every Function that leads to the outputs, in topological order, with
    an explicit stack (no recursion, so a graph 10,000 ops deep is fine).
-2. Visit them from the outputs backwards. Each Function receives the summed
+2. Keep only the Functions with a path to one of the inputs: the others
+   cannot change the result, so their ``backward`` never runs.
+3. Visit them from the outputs backwards. Each Function receives the summed
    gradients of its outputs, calls its ``backward``, and passes each input's
-   gradient along that input's Edge: to the Function that produced it, or
-   into a leaf's ``.grad``.
-3. Unless ``retain_graph``, each Function drops its saved tensors once used.
+   gradient along that input's Edge: to the Function that produced it, or,
+   for a leaf, into the result.
+4. Unless ``retain_graph``, each Function drops its saved tensors once used.
 
 With ``create_graph=False`` the backward ops run under ``no_grad`` (no new
 graph); with ``create_graph=True`` they are recorded, so the gradients can be
@@ -39,56 +47,38 @@ def topological_order(roots):
     return order
 
 
-def run_backward(outputs, grad_outputs, retain_graph, create_graph,
-                 capture=None):
-    """Propagate `grad_outputs` from `outputs` back through the graph.
-
-    Without `capture`, leaf gradients accumulate into ``leaf.grad``. With
-    `capture` (a list of tensors, as ``autograd.grad`` needs), nothing is
-    accumulated and the gradients of those tensors are returned instead,
-    keyed by ``id``.
-    """
-    # Gradients waiting to be consumed, keyed by (Function, output index).
-    pending = {}
-    captured = {}
-    capture_ids = {id(t) for t in capture} if capture is not None else None
+def run_backward(outputs, grad_outputs, inputs, retain_graph, create_graph):
+    """The gradients of `outputs`, weighted by `grad_outputs`, with respect
+    to each tensor of `inputs`: a list, ``None`` for an input that the
+    outputs do not depend on."""
+    wanted = {_place(x) for x in inputs}
+    found = {}    # place of an input -> its gradient, summed so far
+    pending = {}  # (Function, output index) -> gradient, summed so far
     roots = []
     for output, grad in zip(outputs, grad_outputs):
         if output.grad_fn is None:  # a leaf as output: its gradient is `grad`
-            _deliver_to_leaf(output, grad, capture_ids, captured, create_graph)
+            if _place(output) in wanted:
+                _add(found, _place(output), grad)
             continue
         if output.grad_fn.released:
             raise output.grad_fn.second_backward_error()
-        _add_pending(pending, (output.grad_fn, output.output_index), grad)
+        _add(pending, (output.grad_fn, output.output_index), grad)
         roots.append(output.grad_fn)
-    wanted = {}  # (Function, output index) -> intermediate tensor to capture
-    if capture is not None:
-        wanted = {(t.grad_fn, t.output_index): t for t in capture
-                  if t.grad_fn is not None}
+    order = topological_order(roots)
+    needed = functions_reaching(order, wanted)
     mode = enable_grad() if create_graph else no_grad()
     with mode:
-        for fn in reversed(topological_order(roots)):
-            grads_out = []
-            for index in range(len(fn.output_meta)):
-                grad = pending.pop((fn, index), None)
-                if (fn, index) in wanted:
-                    captured[id(wanted[(fn, index)])] = grad
-                elif capture is None and grad is not None:
-                    _retain_grad(fn, index, grad, create_graph)
-                grads_out.append(grad)
-            if all(g is None for g in grads_out):
+        for fn in reversed(order):
+            grads_out = [pending.pop((fn, index), None)
+                         for index in range(len(fn.output_meta))]
+            for index, grad in enumerate(grads_out):
+                if grad is not None and (fn, index) in wanted:
+                    found[(fn, index)] = grad
+            if fn not in needed or all(g is None for g in grads_out):
                 continue
             if fn.released:
                 raise fn.second_backward_error()
-            grads_out = [_zeros_if_none(g, meta) for g, meta
-                         in zip(grads_out, fn.output_meta)]
-            grads_in = fn.backward(*grads_out)
-            if not isinstance(grads_in, tuple):
-                grads_in = (grads_in,)
-            if len(grads_in) != len(fn.edges):
-                raise RuntimeError("{}.backward returned {} gradients for {} "
-                                   "inputs".format(fn.name, len(grads_in),
-                                                   len(fn.edges)))
+            grads_in = _call_backward(fn, grads_out)
             edges = fn.edges
             if not retain_graph:
                 fn.release()
@@ -96,16 +86,77 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph,
                 if edge is None or grad is None:
                     continue
                 grad = _checked_gradient(fn, position, edge, grad)
-                if edge.leaf is not None:
-                    _deliver_to_leaf(edge.leaf, grad, capture_ids, captured,
-                                     create_graph)
-                else:
-                    _add_pending(pending, (edge.function, edge.index), grad)
-    return captured
+                if edge.leaf is None:
+                    _add(pending, (edge.function, edge.index), grad)
+                elif id(edge.leaf) in wanted:
+                    _add(found, id(edge.leaf), grad)
+    return [found.get(_place(x)) for x in inputs]
 
 
-def _add_pending(pending, key, grad):
-    pending[key] = grad if key not in pending else pending[key] + grad
+def _place(tensor):
+    """Where the gradient of `tensor` shows up during the walk: the leaf
+    itself (by id), or the output of the Function that made it."""
+    if tensor.grad_fn is None:
+        return id(tensor)
+    return (tensor.grad_fn, tensor.output_index)
+
+
+def functions_reaching(order, places):
+    """The Functions of `order` (a topological order) that have a path to
+    one of `places`. A Function released by an earlier backward has lost its
+    edges, so it counts as reaching: running it raises a clear error."""
+    reaching = set()
+    for fn in order:  # a Function comes after the Functions it takes inputs from
+        for edge in fn.edges:
+            if edge is None:
+                continue
+            if edge.leaf is not None:
+                place = id(edge.leaf)
+            else:
+                place = (edge.function, edge.index)
+            if place in places or edge.function in reaching:
+                reaching.add(fn)
+                break
+        if fn.released:
+            reaching.add(fn)
+    return reaching
+
+
+def backward_targets(outputs):
+    """The tensors whose ``.grad`` a backward from `outputs` fills: every
+    leaf that requires grad and every tensor that called ``retain_grad``."""
+    targets = {}
+    for output in outputs:
+        if output.grad_fn is None:
+            targets[id(output)] = output
+    roots = [output.grad_fn for output in outputs if output.grad_fn is not None]
+    for fn in topological_order(roots):
+        for edge in fn.edges:
+            if edge is not None and edge.leaf is not None:
+                targets[id(edge.leaf)] = edge.leaf
+        for reference in getattr(fn, "retained", {}).values():
+            tensor = reference()
+            if tensor is not None:
+                targets[id(tensor)] = tensor
+    return list(targets.values())
+
+
+def _add(gradients, key, grad):
+    gradients[key] = grad if key not in gradients else gradients[key] + grad
+
+
+def _call_backward(fn, grads_out):
+    """``fn.backward`` on the gradients of its outputs (zeros for those that
+    got none): one gradient per input, as a tuple."""
+    grads_out = [_zeros_if_none(g, meta) for g, meta
+                 in zip(grads_out, fn.output_meta)]
+    grads_in = fn.backward(*grads_out)
+    if not isinstance(grads_in, tuple):
+        grads_in = (grads_in,)
+    if len(grads_in) != len(fn.edges):
+        raise RuntimeError("{}.backward returned {} gradients for {} inputs"
+                           .format(fn.name, len(grads_in), len(fn.edges)))
+    return grads_in
 
 
 def _checked_gradient(fn, position, edge, grad):
@@ -137,25 +188,9 @@ def _zeros_if_none(grad, meta):
     return Tensor(xp.zeros(shape, dtype=dtype))
 
 
-def _retain_grad(fn, index, grad, create_graph):
-    """Store `grad` in the output tensor that asked for it (retain_grad)."""
-    reference = getattr(fn, "retained", {}).get(index)
-    tensor = reference() if reference is not None else None
-    if tensor is not None:
-        _accumulate(tensor, grad, create_graph)
-
-
-def _deliver_to_leaf(leaf, grad, capture_ids, captured, create_graph):
-    if capture_ids is not None:
-        if id(leaf) in capture_ids:
-            previous = captured.get(id(leaf))
-            captured[id(leaf)] = grad if previous is None else previous + grad
-        return
-    _accumulate(leaf, grad, create_graph)
-
-
-def _accumulate(tensor, grad, create_graph):
-    """Add `grad` into ``tensor.grad``.
+def accumulate_grad(tensor, grad, create_graph):
+    """Add `grad` into ``tensor.grad`` (what ``Tensor.backward`` does with
+    the gradients the engine returns).
 
     ``.grad`` either belongs to a graph (made with create_graph) or is an
     array this function made and owns. Only the second kind is updated in

@@ -73,7 +73,7 @@ def _fill(tensor, values):
     with no_grad():
         array = backend.move_array(values.astype(tensor.dtype), tensor.device)
         tensor.data[...] = array
-        tensor._version += 1
+        tensor._bump_version()
     return tensor
 
 
@@ -102,7 +102,7 @@ def constant_(tensor, val):
     """Fill with the value `val`."""
     with no_grad():
         tensor.data[...] = val
-        tensor._version += 1
+        tensor._bump_version()
     return tensor
 
 

@@ -358,7 +358,7 @@ class Module:
                 new = convert(tensor.data)
                 if new is not tensor.data:
                     tensor.data = new
-                    tensor._version += 1
+                    tensor._bump_version()
                 if tensor.grad is not None:
                     tensor.grad = Tensor(convert(tensor.grad.data))
         return self
@@ -480,7 +480,7 @@ class Module:
         for tensor, value in copies:
             value = backend.move_array(value, tensor.device)
             tensor.data[...] = value.astype(tensor.dtype, copy=False)
-            tensor._version += 1
+            tensor._bump_version()
         return IncompatibleKeys(missing_keys, unexpected_keys)
 
     # -- printing ------------------------------------------------------------

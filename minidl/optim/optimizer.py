@@ -168,7 +168,7 @@ class Optimizer:
                 else:
                     param.grad.requires_grad = False
                     param.grad.data.fill(0)
-                    param.grad._version += 1
+                    param.grad._bump_version()
 
     def step(self, closure=None):
         """Update every parameter that has a gradient (others are skipped).
@@ -189,7 +189,7 @@ class Optimizer:
                     self._update_parameter(param, grad, self.state[param], group)
                     # The array changed in place: functions that saved this
                     # parameter for backward must see that it is stale.
-                    param._version += 1
+                    param._bump_version()
         return loss
 
     def _checked_grad(self, param):

@@ -292,7 +292,7 @@ def _update_running_stats(running_mean, running_var, mean, var, count,
         data = running.data
         data *= 1 - momentum
         data += momentum * batch.astype(data.dtype, copy=False)
-        running._version += 1
+        running._bump_version()
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None,

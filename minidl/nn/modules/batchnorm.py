@@ -86,7 +86,7 @@ class _BatchNorm(Module):
         momentum = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked.data += 1  # a plain counter, no autograd
-            self.num_batches_tracked._version += 1
+            self.num_batches_tracked._bump_version()
             if self.momentum is None:
                 momentum = 1.0 / float(self.num_batches_tracked.item())
         # Batch statistics are used in training, and also in evaluation when

@@ -92,7 +92,7 @@ def clip_grads_with_norm_(parameters, max_norm, total_norm):
         # Multiply even when the coefficient is 1, as PyTorch does: deciding
         # would need the value on the CPU, a wait on a GPU.
         xp.multiply(grad.data, clip_coef.astype(grad.dtype), out=grad.data)
-        grad._version += 1
+        grad._bump_version()
 
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):
@@ -123,4 +123,4 @@ def clip_grad_value_(parameters, clip_value):
             continue
         xp = get_array_module(param.grad.data)
         xp.clip(param.grad.data, -clip_value, clip_value, out=param.grad.data)
-        param.grad._version += 1
+        param.grad._bump_version()
