@@ -367,9 +367,14 @@ def test_onecycle_stepping_past_the_end():
     ("OneCycleLR", dict(max_lr=0.5, total_steps=20)),
 ])
 def test_resuming_with_last_epoch_matches_torch(torch, name, kwargs):
-    """A scheduler built with last_epoch=k over an optimizer that holds
-    initial_lr (the old way to resume) continues as torch's does."""
-    def sequence(module):
+    """A scheduler built with last_epoch=4 over an optimizer that holds
+    initial_lr (the old way to resume) goes on at steps 5, 6, ... with the
+    lrs of an uninterrupted torch run. Torch's own StepLR and OneCycleLR
+    resume so too. Its chainable LinearLR and CosineAnnealingLR do not: they
+    keep step 4's lr for step 5 and scale it from there, off the schedule
+    for good (LinearLR never reaches end_factor), so there the reference is
+    torch's uninterrupted run only."""
+    def resumed(module):
         optimizer = make_optimizer(module)
         schedulers = module.lr_scheduler
         first = getattr(schedulers, name)(optimizer, **kwargs)
@@ -382,5 +387,118 @@ def test_resuming_with_last_epoch_matches_torch(torch, name, kwargs):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        theirs = sequence(torch.optim)
-    assert_same_records(sequence(optim), theirs)
+        straight, _, _ = run(torch.optim,
+                             lambda s, o: getattr(s, name)(o, **kwargs), 13)
+        theirs = resumed(torch.optim)
+    ours = resumed(optim)
+    assert_same_records(ours, straight[5:])
+    if name in ("StepLR", "OneCycleLR"):
+        assert_same_records(ours, theirs)
+
+
+# -- what the closed forms add --------------------------------------------------
+def test_nested_sequential_is_the_flat_one(torch, tmp_path):
+    """Torch cannot hand over to a SequentialLR inside a SequentialLR
+    (NotImplementedError); here it is the same as the flat sequence, which
+    matches torch's, and it saves and resumes like the others."""
+    def nested(s, o):
+        inner = s.SequentialLR(o, [s.StepLR(o, step_size=2, gamma=0.5),
+                                   s.CosineAnnealingLR(o, T_max=6, eta_min=1e-3)],
+                               milestones=[4])
+        return s.SequentialLR(o, [s.LinearLR(o, start_factor=0.25, total_iters=3),
+                                  inner], milestones=[3])
+
+    def flat(s, o):
+        return s.SequentialLR(o, [s.LinearLR(o, start_factor=0.25, total_iters=3),
+                                  s.StepLR(o, step_size=2, gamma=0.5),
+                                  s.CosineAnnealingLR(o, T_max=6, eta_min=1e-3)],
+                              milestones=[3, 7])
+    expected = check_against_torch(torch, flat, 20)
+    straight, _, _ = run(optim, nested, 20)
+    assert_same_records(straight, expected)
+    first, optimizer, scheduler = run(optim, nested, 9)
+    state = save_and_load(scheduler.state_dict(), tmp_path, "nested")
+    fresh_optimizer = make_optimizer(optim)
+    fresh = nested(lr_scheduler, fresh_optimizer)
+    fresh_optimizer.load_state_dict(optimizer.state_dict())
+    fresh.load_state_dict(state)
+    second, _, _ = run(optim, None, 11, optimizer=fresh_optimizer, scheduler=fresh)
+    assert first + second[1:] == straight
+
+
+@pytest.mark.parametrize("start_factor", [0.5, 1.0])
+def test_linear_with_no_iterations_matches_torch(torch, start_factor):
+    build = lambda s, o: s.LinearLR(o, start_factor=start_factor,  # noqa: E731
+                                    total_iters=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs, _, _ = run(torch.optim, build, 5)
+    ours, _, _ = run(optim, build, 5)
+    assert_same_records(ours, theirs)
+
+
+@pytest.mark.parametrize("case", [case for case in sorted(CASES)
+                                  if not case.startswith("sequential")])
+def test_every_step_is_base_lr_times_the_factor(case):
+    """The closed form: get_last_lr after step t is base_lr * factor(t)
+    (cosine: eta_min + (base_lr - eta_min) * factor(t))."""
+    build, steps, optimizer_name = CASES[case]
+    optimizer = make_optimizer(optim, optimizer_name)
+    scheduler = build(lr_scheduler, optimizer)
+    floor = getattr(scheduler, "eta_min", 0.0)
+    for t in range(steps):
+        expected = [floor + (base - floor) * scheduler.factor(t)
+                    for base in scheduler.base_lrs]
+        np.testing.assert_allclose(scheduler.get_last_lr(), expected, rtol=1e-15)
+        optimizer.step()
+        scheduler.step()
+
+
+def test_a_second_scheduler_on_the_same_optimizer_is_refused():
+    """Torch would chain the two; here the second step would silently undo
+    the first scheduler's lr, so it raises instead."""
+    optimizer = make_optimizer(optim)
+    step = lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
+    step.step()
+    cosine = lr_scheduler.CosineAnnealingLR(optimizer, T_max=10)
+    with pytest.raises(RuntimeError, match=r"StepLR.step: .*Something else "
+                                           r"changed them.*SequentialLR"):
+        step.step()
+    cosine.step()  # the latest one built owns the lr
+    optimizer.param_groups[0]["lr"] = 1.0
+    with pytest.raises(RuntimeError, match="CosineAnnealingLR.step: the "
+                                           "optimizer's learning rates are"):
+        cosine.step()
+
+
+# What the minidl before the closed forms saved, after 5 steps of a warm-up
+# and cosine built as `minidl finetune` builds them (training/schedule.py).
+OLD_SEQUENTIAL_STATE = {
+    "_milestones": [3], "last_epoch": 5,
+    "_last_lr": [0.08830222215594889, 0.01766044443118978],
+    "_schedulers": [
+        {"start_factor": 0.1, "end_factor": 1.0, "total_iters": 3,
+         "base_lrs": [0.1, 0.02], "last_epoch": 2, "_is_initial": False,
+         "_step_count": 3, "_last_lr": [0.07, 0.013999999999999997]},
+        {"T_max": 9, "eta_min": 0.0, "base_lrs": [0.1, 0.02], "last_epoch": 2,
+         "_is_initial": False, "_step_count": 3,
+         "_last_lr": [0.08830222215594889, 0.01766044443118978]}]}
+
+
+def test_a_scheduler_state_saved_by_the_older_minidl_resumes(tmp_path):
+    from minidl.training.schedule import build_scheduler
+
+    def build(s, o):
+        return build_scheduler("cosine", o, epochs=4, steps_per_epoch=3,
+                               warmup_epochs=1)
+    straight, _, _ = run(optim, build, 12)
+    assert straight[5][0] == pytest.approx(OLD_SEQUENTIAL_STATE["_last_lr"],
+                                           rel=1e-15)
+    optimizer = make_optimizer(optim)
+    scheduler = build(lr_scheduler, optimizer)
+    for group, lr in zip(optimizer.param_groups, OLD_SEQUENTIAL_STATE["_last_lr"]):
+        group["lr"] = lr  # as the optimizer's saved state holds it
+    scheduler.load_state_dict(save_and_load(OLD_SEQUENTIAL_STATE, tmp_path, "old"))
+    resumed, _, _ = run(optim, None, 7, optimizer=optimizer, scheduler=scheduler)
+    assert_same_records(resumed, straight[5:])
+    assert "_is_initial" not in scheduler.state_dict()["_schedulers"][0]
