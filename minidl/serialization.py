@@ -21,6 +21,7 @@ Writing is atomic: the archive is written to a temporary file in the same
 directory and moved over `path` with ``os.replace`` only once complete, so
 a crash or an error never leaves a partial file at `path`.
 """
+import copy
 import json
 import numbers
 import os
@@ -243,3 +244,44 @@ def load(path, map_location=None, with_metadata=False):
 def load_metadata(path):
     """Only the metadata of a file written by :func:`save` (None if none)."""
     return load(path, with_metadata=True)[1]
+
+
+# -- plain data: what state dicts of optimizers and schedulers hold -------------
+def to_plain(value):
+    """A copy of `value` with every tuple made a list, so a state dict holds
+    only numbers, strings, None, lists and dicts (what JSON can hold)."""
+    if isinstance(value, (list, tuple)):
+        return [to_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: to_plain(item) for key, item in value.items()}
+    return copy.deepcopy(value)
+
+
+def from_plain(value):
+    """Undo what a round trip through an .npz file may do to plain data:
+    NumPy scalars and 0-d arrays become Python numbers (or strings), 1-d
+    arrays become lists."""
+    if isinstance(value, np.ndarray):
+        return value.item() if value.ndim == 0 else value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [from_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: from_plain(item) for key, item in value.items()}
+    return value
+
+
+def plain_attributes(obj, skip=()):
+    """The attributes of `obj` (but those named in `skip`) as plain data:
+    the state dict of a learning-rate scheduler."""
+    return {key: to_plain(value) for key, value in vars(obj).items()
+            if key not in skip}
+
+
+def load_plain_attributes(obj, state, skip=()):
+    """Set the attributes saved by :func:`plain_attributes`. Keys `obj` has
+    no attribute for (an older minidl saved a few more) are skipped."""
+    for key, value in state.items():
+        if key in vars(obj) and key not in skip:
+            setattr(obj, key, from_plain(value))

@@ -194,6 +194,27 @@ def test_setattr_sorts_values_and_rejects_wrong_types():
         module.register_parameter("p", minidl.zeros(1))
 
 
+def test_setattr_messages_and_kinds_as_torch(torch):
+    """Each registered kind takes its own type or None, with PyTorch's
+    message; a Tensor under a new name is a plain attribute."""
+    for module in (nn.Module(), torch.nn.Module()):
+        tensors = minidl if isinstance(module, nn.Module) else torch
+        module.register_buffer("stat", tensors.zeros(1))
+        module.stat = None                   # a buffer may be cleared
+        assert "stat" in module._buffers and module.stat is None
+        module.stat = tensors.ones(1)
+        assert module._buffers["stat"] is module.stat
+        module.plain = tensors.zeros(1)      # a new name: not registered
+        assert "plain" not in module._buffers and "plain" in module.__dict__
+        module.plain = nn.Linear(1, 1) if tensors is minidl \
+            else torch.nn.Linear(1, 1)       # a module takes the name over
+        assert "plain" in module._modules and "plain" not in module.__dict__
+        with pytest.raises(TypeError, match=r"cannot assign 'int' .*child "
+                                            r"module 'plain' \(.*Module or "
+                                            r"None"):
+            module.plain = 3
+
+
 def test_assigning_before_init_is_a_clear_error():
     class Broken(nn.Module):
         def __init__(self):

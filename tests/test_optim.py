@@ -505,3 +505,24 @@ def test_gradient_of_wrong_shape_is_reported():
     p.grad = minidl.tensor(np.ones(4))
     with pytest.raises(RuntimeError, match=r"SGD.step.*shape \(3,\).*\(4,\)"):
         optim.SGD([p], lr=0.1).step()
+
+
+def test_plain_data_helpers_survive_an_npz_round_trip(tmp_path):
+    """serialization.to_plain / from_plain: what optimizer and scheduler state
+    dicts are made of. Tuples become lists (copies); NumPy scalars and arrays
+    that a file gives back become Python numbers and lists again."""
+    from minidl.serialization import from_plain, to_plain
+    group = {"betas": (0.9, 0.999), "nested": [(1, 2)], "name": "adam",
+             "lr": 0.1, "none": None}
+    plain = to_plain(group)
+    assert plain == {"betas": [0.9, 0.999], "nested": [[1, 2]], "name": "adam",
+                     "lr": 0.1, "none": None}
+    plain["nested"][0].append(3)
+    assert group["nested"] == [(1, 2)]  # a copy
+    path = str(tmp_path / "plain.npz")
+    minidl.save({"state": plain, "array": np.arange(3), "scalar": np.float64(2.5)},
+                path)
+    back = from_plain(minidl.load(path))
+    assert back["state"] == plain and type(back["state"]["lr"]) is float
+    assert back["array"] == [0, 1, 2] and back["scalar"] == 2.5
+    assert type(back["scalar"]) is float

@@ -159,41 +159,34 @@ class Module:
     register_module = add_module
 
     def __setattr__(self, name, value):
-        parameters = self.__dict__.get("_parameters")
-        modules = self.__dict__.get("_modules")
-        buffers = self.__dict__.get("_buffers")
-        if isinstance(value, Parameter):
-            if parameters is None:
-                raise AttributeError("cannot assign parameters before "
-                                     "Module.__init__() is called")
+        """``self.name = value``, as in PyTorch: a Parameter or a Module is
+        registered under `name` (replacing whatever had that name); a name
+        already registered as a parameter, child module or buffer takes a
+        value of that kind or None; anything else is a plain attribute."""
+        if isinstance(value, (Parameter, Module)):
+            if "_parameters" not in self.__dict__:
+                raise AttributeError(f"cannot assign {type(value).__name__} "
+                                     f"{name!r} before Module.__init__() is "
+                                     "called")
             self._forget(name)
-            self.register_parameter(name, value)
-        elif parameters is not None and name in parameters:
-            if value is not None:
-                raise TypeError("cannot assign {!r} object to parameter {!r} "
-                                "(minidl.nn.Parameter or None required)".format(
-                                    type(value).__name__, name))
-            parameters[name] = None
-        elif isinstance(value, Module):
-            if modules is None:
-                raise AttributeError("cannot assign a module before "
-                                     "Module.__init__() is called")
-            self._forget(name)
-            modules[name] = value
-        elif modules is not None and name in modules:
-            if value is not None:
-                raise TypeError("cannot assign {!r} object to child module {!r} "
-                                "(Module or None required)".format(
-                                    type(value).__name__, name))
-            modules[name] = None
-        elif buffers is not None and name in buffers:
-            if value is not None and not isinstance(value, Tensor):
-                raise TypeError("cannot assign {!r} object to buffer {!r} "
-                                "(minidl.Tensor or None required)".format(
-                                    type(value).__name__, name))
-            buffers[name] = value
-        else:
-            object.__setattr__(self, name, value)
+            if isinstance(value, Parameter):
+                self.register_parameter(name, value)
+            else:
+                self._modules[name] = value
+            return
+        for table, kind, required, required_name in (
+                ("_parameters", "parameter", Parameter, "minidl.nn.Parameter"),
+                ("_modules", "child module", Module, "Module"),
+                ("_buffers", "buffer", Tensor, "minidl.Tensor")):
+            entries = self.__dict__.get(table)
+            if entries is not None and name in entries:
+                if value is not None and not isinstance(value, required):
+                    raise TypeError(f"cannot assign {type(value).__name__!r} "
+                                    f"object to {kind} {name!r} "
+                                    f"({required_name} or None required)")
+                entries[name] = value
+                return
+        object.__setattr__(self, name, value)
 
     def _forget(self, name):
         """Remove `name` from wherever it was, before it is re-registered."""

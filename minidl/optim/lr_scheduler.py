@@ -18,7 +18,8 @@ resume, build the optimizer and scheduler as before, then load both states.
 import math
 from bisect import bisect_right
 
-from .optimizer import Optimizer, _from_saved, _plain
+from ..serialization import load_plain_attributes, plain_attributes
+from .optimizer import Optimizer
 from .plateau import ReduceLROnPlateau
 
 __all__ = ["LRScheduler", "StepLR", "MultiStepLR", "LinearLR",
@@ -48,20 +49,6 @@ def _per_group(scheduler, name, value, optimizer):
 
 def _group_lrs(optimizer):
     return [group["lr"] for group in optimizer.param_groups]
-
-
-def _state_dict(scheduler, skip=("optimizer",)):
-    """The attributes of `scheduler` but `skip`, as plain data."""
-    return {key: _plain(value) for key, value in vars(scheduler).items()
-            if key not in skip}
-
-
-def _load_state_dict(scheduler, state_dict):
-    """Set the attributes saved by `_state_dict`; keys the scheduler does not
-    have (an older minidl saved a few more) are skipped."""
-    for key, value in state_dict.items():
-        if key in vars(scheduler) and key != "optimizer":
-            setattr(scheduler, key, _from_saved(value))
 
 
 class LRScheduler:
@@ -122,11 +109,12 @@ class LRScheduler:
 
     def state_dict(self):
         """Every attribute except the optimizer, as plain data."""
-        return _state_dict(self)
+        return plain_attributes(self, skip=("optimizer",))
 
     def load_state_dict(self, state_dict):
-        """Restore the attributes saved by ``state_dict()``."""
-        _load_state_dict(self, state_dict)
+        """Restore the attributes saved by ``state_dict()`` (keys an older
+        minidl saved and this one no longer has are skipped)."""
+        load_plain_attributes(self, state_dict, skip=("optimizer",))
 
 
 class StepLR(LRScheduler):
@@ -347,7 +335,7 @@ class SequentialLR(LRScheduler):
 
     def state_dict(self):
         """Its own attributes, and each scheduler's state dict in a list."""
-        state = _state_dict(self, skip=("optimizer", "_schedulers"))
+        state = plain_attributes(self, skip=("optimizer", "_schedulers"))
         state["_schedulers"] = [s.state_dict() for s in self._schedulers]
         return state
 
@@ -356,7 +344,6 @@ class SequentialLR(LRScheduler):
         _require(len(inner_states) == len(self._schedulers), self,
                  f"load_state_dict: the state has {len(inner_states)} "
                  f"schedulers, this SequentialLR has {len(self._schedulers)}")
-        _load_state_dict(self, {key: value for key, value in state_dict.items()
-                                if key != "_schedulers"})
+        load_plain_attributes(self, state_dict, skip=("optimizer", "_schedulers"))
         for scheduler, inner in zip(self._schedulers, inner_states):
             scheduler.load_state_dict(inner)

@@ -23,7 +23,6 @@ Subclasses write two methods: ``_check_group(group)`` (reject bad
 hyper-parameters) and ``_update_parameter(param, grad, state, group)`` (one
 parameter's update, in place).
 """
-import copy
 import numbers
 from collections import defaultdict
 
@@ -31,6 +30,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd.grad_mode import enable_grad, no_grad
+from ..serialization import from_plain, to_plain
 from ..tensor import Tensor
 
 
@@ -221,7 +221,7 @@ class Optimizer:
         position = {}
         packed_groups = []
         for group in self.param_groups:
-            packed = {key: _plain(value) for key, value in group.items()
+            packed = {key: to_plain(value) for key, value in group.items()
                       if key != "params"}
             indices = []
             for param in group["params"]:
@@ -269,7 +269,7 @@ class Optimizer:
             for key, value in saved.items():
                 if key == "params":
                     continue
-                value = _from_saved(value)
+                value = from_plain(value)
                 if isinstance(group.get(key), tuple) and isinstance(value, list):
                     value = tuple(value)
                 new_group[key] = value
@@ -296,7 +296,7 @@ class Optimizer:
 
     def _restore_state_value(self, param, key, value):
         if key in self._scalar_state_keys:
-            return _from_saved(value)
+            return from_plain(value)
         if tuple(np.shape(value)) != param.shape:
             raise ValueError("{}.load_state_dict: state {!r} has shape {} for a "
                              "parameter of shape {}".format(
@@ -348,31 +348,7 @@ def _snapshot(value):
     return backend.to_numpy(value)
 
 
-def _plain(value):
-    """Tuples as lists, so a saved group holds only lists, numbers, strings."""
-    if isinstance(value, tuple):
-        return [_plain(item) for item in value]
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    return copy.deepcopy(value)
-
-
 def _as_list(value):
     if isinstance(value, np.ndarray):
         return value.tolist()
     return list(value)
-
-
-def _from_saved(value):
-    """Undo what a round trip through an .npz file may do to plain data:
-    NumPy scalars and 0-d arrays become Python numbers (or strings), 1-d
-    arrays become lists."""
-    if isinstance(value, np.ndarray):
-        return value.item() if value.ndim == 0 else value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, (list, tuple)):
-        return [_from_saved(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _from_saved(item) for key, item in value.items()}
-    return value

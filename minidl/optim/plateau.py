@@ -7,7 +7,8 @@ each group. The decisions (patience, cooldown, thresholds) are PyTorch's.
 """
 import math
 
-from .optimizer import Optimizer, _from_saved, _plain
+from ..serialization import load_plain_attributes, plain_attributes
+from .optimizer import Optimizer
 
 
 class ReduceLROnPlateau:
@@ -113,12 +114,9 @@ class ReduceLROnPlateau:
 
     def state_dict(self):
         """Every attribute except the optimizer, as plain data."""
-        return {key: _plain(value) for key, value in vars(self).items()
-                if key != "optimizer"}
+        return plain_attributes(self, skip=("optimizer",))
 
     def load_state_dict(self, state_dict):
         """Restore the attributes saved by ``state_dict()``; keys it does not
         have (an older minidl saved ``mode_worse`` too) are skipped."""
-        for key, value in state_dict.items():
-            if key in vars(self) and key != "optimizer":
-                setattr(self, key, _from_saved(value))
+        load_plain_attributes(self, state_dict, skip=("optimizer",))
