@@ -5,7 +5,7 @@
 * :func:`gradcheck`, :func:`gradgradcheck`, :func:`check_backward`:
   compare analytical gradients with numerical ones.
 """
-from .engine import accumulate_grad, backward_targets, run_backward
+from .engine import run_backward, topological_order
 from .function import Function
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import check_backward, gradcheck, gradgradcheck
@@ -53,17 +53,55 @@ def backward(tensors, grad_tensors=None, retain_graph=False,
     ``.grad`` of every leaf (and of every tensor that called retain_grad).
 
     The engine returns the gradients; adding them into ``.grad`` is done
-    here, by :func:`~minidl.autograd.engine.accumulate_grad`."""
+    here."""
     tensors = _as_list(tensors)
     if grad_tensors is not None:
         grad_tensors = _as_list(grad_tensors)
     grads = _initial_grads(tensors, grad_tensors, "backward")
-    targets = backward_targets(tensors)
+    targets = _backward_targets(tensors)
     results = run_backward(tensors, grads, targets,
                            retain_graph or create_graph, create_graph)
     for target, gradient in zip(targets, results):
         if gradient is not None:
-            accumulate_grad(target, gradient, create_graph)
+            _accumulate_grad(target, gradient, create_graph)
+
+
+def _backward_targets(outputs):
+    """The tensors whose ``.grad`` a backward from `outputs` fills: every
+    leaf that requires grad and every tensor that called ``retain_grad``."""
+    targets = {}
+    for output in outputs:
+        if output.grad_fn is None:
+            targets[id(output)] = output
+    roots = [output.grad_fn for output in outputs if output.grad_fn is not None]
+    for fn in topological_order(roots):
+        for edge in fn.edges:
+            if edge is not None and edge.leaf is not None:
+                targets[id(edge.leaf)] = edge.leaf
+        for reference in getattr(fn, "retained", {}).values():
+            tensor = reference()
+            if tensor is not None:
+                targets[id(tensor)] = tensor
+    return list(targets.values())
+
+
+def _accumulate_grad(tensor, grad, create_graph):
+    """Add `grad` into ``tensor.grad``.
+
+    ``.grad`` either belongs to a graph (made with create_graph) or is an
+    array this function made and owns. Only the second kind is updated in
+    place; any other gradient array may be shared (a broadcast view, the
+    gradient of another tensor too), so it is copied or added out of place.
+    """
+    if not create_graph:
+        grad = grad.detach()
+    if tensor.grad is None:
+        keep_graph = create_graph and grad.requires_grad
+        tensor.grad = grad if keep_graph else grad.detach_copy()
+    elif create_graph or tensor.grad.requires_grad:
+        tensor.grad = tensor.grad + grad
+    else:
+        tensor.grad.data += grad.data  # in place: no new array per step
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None,

@@ -2,9 +2,9 @@
 
 ``run_backward(outputs, grad_outputs, inputs, ...)`` returns the gradients
 of `outputs` with respect to each of `inputs`; it stores nothing anywhere.
-The callers decide where the gradients go: ``Tensor.backward`` asks for
-every leaf (and every tensor that called ``retain_grad``) and adds the
-results into ``.grad``; ``autograd.grad`` returns them.
+The callers (in ``autograd/__init__.py``) decide where the gradients go:
+``backward`` asks for every leaf (and every tensor that called
+``retain_grad``) and adds the results into ``.grad``; ``grad`` returns them.
 
 1. Find every Function that leads to the outputs, in topological order, with
    an explicit stack (no recursion, so a graph 10,000 ops deep is fine).
@@ -122,25 +122,6 @@ def functions_reaching(order, places):
     return reaching
 
 
-def backward_targets(outputs):
-    """The tensors whose ``.grad`` a backward from `outputs` fills: every
-    leaf that requires grad and every tensor that called ``retain_grad``."""
-    targets = {}
-    for output in outputs:
-        if output.grad_fn is None:
-            targets[id(output)] = output
-    roots = [output.grad_fn for output in outputs if output.grad_fn is not None]
-    for fn in topological_order(roots):
-        for edge in fn.edges:
-            if edge is not None and edge.leaf is not None:
-                targets[id(edge.leaf)] = edge.leaf
-        for reference in getattr(fn, "retained", {}).values():
-            tensor = reference()
-            if tensor is not None:
-                targets[id(tensor)] = tensor
-    return list(targets.values())
-
-
 def _add(gradients, key, grad):
     gradients[key] = grad if key not in gradients else gradients[key] + grad
 
@@ -186,23 +167,3 @@ def _zeros_if_none(grad, meta):
     from ..tensor import Tensor
     shape, dtype, xp = meta
     return Tensor(xp.zeros(shape, dtype=dtype))
-
-
-def accumulate_grad(tensor, grad, create_graph):
-    """Add `grad` into ``tensor.grad`` (what ``Tensor.backward`` does with
-    the gradients the engine returns).
-
-    ``.grad`` either belongs to a graph (made with create_graph) or is an
-    array this function made and owns. Only the second kind is updated in
-    place; any other gradient array may be shared (a broadcast view, the
-    gradient of another tensor too), so it is copied or added out of place.
-    """
-    if not create_graph:
-        grad = grad.detach()
-    if tensor.grad is None:
-        keep_graph = create_graph and grad.requires_grad
-        tensor.grad = grad if keep_graph else grad.detach_copy()
-    elif create_graph or tensor.grad.requires_grad:
-        tensor.grad = tensor.grad + grad
-    else:
-        tensor.grad.data += grad.data  # in place: no new array per step
