@@ -47,6 +47,7 @@ from .data import DataLoader
 from .nn import functional as F
 from .training import checkpoint as ckpt
 from .training import data as data_setup
+from .training.defaults import parse_with_sample_defaults
 from .training import history as log_file
 from .training.early_stopping import BestTracker
 from .training.inference import build_model, choose_device, read_model_file
@@ -182,7 +183,7 @@ def parse_arguments(parser, argv):
     """Parse `argv`; with --resume, options not given again come from the
     checkpoint's saved command line. Returns (args, resumed checkpoint
     (state, metadata) or None)."""
-    args = parser.parse_args(argv)
+    args = parse_with_sample_defaults(parser, argv)
     resumed = None
     if args.resume:
         path = resume_path(args)
