@@ -248,13 +248,15 @@ class CIFAR10(ImageArrayDataset):
 
     `root`: the folder that holds ``cifar-10-batches-py/`` (or the batch
     files themselves). `train`: the 50,000 training images, else the 10,000
-    test images. `download`: fetch and verify the official archive when
-    the files are missing. `transform`: see :mod:`minidl.data.transforms`.
+    test images. `transform`: see :mod:`minidl.data.transforms`.
+    `download`: fetch the official archive into `root` when the files are
+    missing, check its MD5 and extract it. The arguments come in
+    torchvision's order.
 
     ``images`` uint8 (N, 32, 32, 3), ``targets`` int64 (N,), ``classes``.
     """
 
-    def __init__(self, root, train=True, download=False, transform=None):
+    def __init__(self, root, train=True, transform=None, download=False):
         root = os.path.abspath(os.path.expanduser(os.fspath(root)))
         folder = _find_folder(root)
         if folder is None:
