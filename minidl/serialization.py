@@ -199,8 +199,8 @@ def _read_entries(path):
             others = [name for name in archive.zip.namelist()
                       if not name.endswith(".npy")]
             if others:  # a zip, but not of arrays: torch.save's format
-                raise ValueError(_not_npz(path, "a zip of {}, not of .npy "
-                                          "arrays".format(others[0])))
+                raise ValueError(_not_npz(path, f"a zip of {others[0]}, not "
+                                          f"of .npy arrays"))
             return {name: archive[name] for name in archive.files}
     except zipfile.BadZipFile as error:
         raise ValueError("minidl.load: {} is truncated or damaged ({})".format(
@@ -223,11 +223,11 @@ def _not_npz(path, found):
     converted = os.path.splitext(path)[0] + ".npz"
     if converted == path:
         converted = os.path.splitext(path)[0] + "-converted.npz"
-    return ("minidl.load: {} is not an .npz of arrays: it holds {} (a PyTorch "
-            "checkpoint?). minidl never unpickles files: pass it to --weights "
-            "(python -m minidl.finetune --weights {}), or convert it once with "
-            "python -m minidl.convert {} {} (needs torch)".format(
-                path, found, path, path, converted))
+    return (f"minidl.load: {path} is not an .npz of arrays: it holds {found} "
+            f"(a PyTorch checkpoint?). minidl never unpickles files: pass it to "
+            f"--weights (python -m minidl.finetune --weights {path}), or "
+            f"convert it once with python -m minidl.convert {path} {converted} "
+            f"(needs torch)")
 
 
 def load(path, map_location=None, with_metadata=False):

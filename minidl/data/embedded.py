@@ -25,9 +25,9 @@ SAMPLE_WEIGHTS = os.path.join(SAMPLE_DIR, "resnet20-cifar10.npz")
 def _check_installed(path):
     if not os.path.exists(path):
         raise FileNotFoundError(
-            "minidl's embedded sample is missing: no {}. It ships with the "
-            "package (setup.cfg [options.package_data]); reinstall minidl from "
-            "a full clone or wheel".format(path))
+            f"minidl's embedded sample is missing: no {path}. It ships with "
+            f"the package (setup.cfg [options.package_data]); reinstall minidl "
+            f"from a full clone or wheel")
     return path
 
 

@@ -193,8 +193,8 @@ _RESIZE_MODES = ("nearest", "bilinear")
 def _resize_mode(interpolation, name):
     mode = getattr(interpolation, "value", interpolation)  # InterpolationMode
     if mode not in _RESIZE_MODES:
-        raise ValueError("{}: interpolation must be one of {}, got {!r}".format(
-            name, _RESIZE_MODES, interpolation))
+        raise ValueError(f"{name}: interpolation must be one of "
+                         f"{_RESIZE_MODES}, got {interpolation!r}")
     return mode
 
 
@@ -220,8 +220,8 @@ def resized_crop(images, top, left, height, width, size,
     if batch and (params[0].min() < 0 or params[1].min() < 0 or
                   (params[0] + params[2]).max() > full_height or
                   (params[1] + params[3]).max() > full_width):
-        raise ValueError("resized_crop: a window reaches outside the ({}, {}) "
-                         "images".format(full_height, full_width))
+        raise ValueError(f"resized_crop: a window reaches outside the "
+                         f"({full_height}, {full_width}) images")
     if mode == "nearest":
         rows = np.stack([_nearest_indices(out_height, t, h, full_height)
                          for t, h in zip(params[0], params[2])])
@@ -258,20 +258,20 @@ def resized_shape(height, width, size, max_size=None):
     down so the longer edge is at most `max_size`."""
     if isinstance(size, (tuple, list)) and len(size) == 2:
         if max_size is not None:
-            raise ValueError("Resize: max_size applies only when size is one "
-                             "number, got size={!r}".format(size))
+            raise ValueError(f"Resize: max_size applies only when size is one "
+                             f"number, got size={size!r}")
         return int(size[0]), int(size[1])
     if isinstance(size, (tuple, list)) and len(size) == 1:
         size = size[0]
     if not isinstance(size, numbers.Integral) or size < 1:
-        raise ValueError("Resize: size must be a positive int or (height, "
-                         "width), got {!r}".format(size))
+        raise ValueError(f"Resize: size must be a positive int or (height, "
+                         f"width), got {size!r}")
     short, long = (height, width) if height <= width else (width, height)
     new_short, new_long = int(size), int(size * long / short)
     if max_size is not None:
         if max_size <= new_short:
-            raise ValueError("Resize: max_size {} must be larger than size {}"
-                             .format(max_size, size))
+            raise ValueError(f"Resize: max_size {max_size} must be larger than "
+                             f"size {size}")
         if new_long > max_size:
             new_short, new_long = int(max_size * new_short / new_long), max_size
     return (new_short, new_long) if height <= width else (new_long, new_short)
@@ -547,11 +547,11 @@ class RandomResizedCrop(Transform):
                  interpolation="bilinear", antialias=True, seed=None):
         self.size = _pair(size, "RandomResizedCrop")
         if len(scale) != 2 or not 0 < scale[0] <= scale[1]:
-            raise ValueError("RandomResizedCrop: scale must be (min, max) with "
-                             "0 < min <= max, got {!r}".format(scale))
+            raise ValueError(f"RandomResizedCrop: scale must be (min, max) "
+                             f"with 0 < min <= max, got {scale!r}")
         if len(ratio) != 2 or not 0 < ratio[0] <= ratio[1]:
-            raise ValueError("RandomResizedCrop: ratio must be (min, max) with "
-                             "0 < min <= max, got {!r}".format(ratio))
+            raise ValueError(f"RandomResizedCrop: ratio must be (min, max) "
+                             f"with 0 < min <= max, got {ratio!r}")
         self.scale = (float(scale[0]), float(scale[1]))
         self.ratio = (float(ratio[0]), float(ratio[1]))
         self.interpolation = _resize_mode(interpolation, "RandomResizedCrop")
@@ -768,9 +768,9 @@ def _stack(results, name):
     arrays = [array_of(r) for r in results]
     shapes = {tuple(a.shape) for a in arrays}
     if len(shapes) > 1:
-        raise ValueError("{}: a per-image transform returned images of "
-                         "different shapes {}; they cannot form one batch"
-                         .format(name, sorted(shapes)))
+        raise ValueError(f"{name}: a per-image transform returned images of "
+                         f"different shapes {sorted(shapes)}; they cannot "
+                         f"form one batch")
     return np.stack(arrays)
 
 
@@ -797,8 +797,8 @@ class Lambda(Transform):
 
     def __init__(self, function, batched=False):
         if not callable(function):
-            raise TypeError("Lambda: expected a callable, got {}".format(
-                type(function).__name__))
+            raise TypeError(f"Lambda: expected a callable, got "
+                            f"{type(function).__name__}")
         self.function = function
         self.batched = bool(batched)
 
@@ -806,7 +806,7 @@ class Lambda(Transform):
         return call_one(self.function, images, rng)
 
     def __repr__(self):
-        return "Lambda({!r}, batched={})".format(self.function, self.batched)
+        return f"Lambda({self.function!r}, batched={self.batched})"
 
 
 class Compose(Transform):

@@ -78,13 +78,15 @@ def resolve_model_weights(name, weights):
     spec = _weights_name(weights)
     if spec == "DEFAULT":
         if not table:
-            raise ValueError("{}: no published weights for weights=\"DEFAULT\"; "
-                             "pass the path of a converted .npz".format(name))
+            raise ValueError(f"{name}: no published weights for "
+                             f"weights=\"DEFAULT\"; pass the path of a "
+                             f"converted .npz")
         spec = next(iter(table))
     if spec in table:
         spec = table[spec]
     elif spec.isupper() or spec.endswith("_V1"):
-        raise ValueError("{}: unknown weights {!r}; available: {}".format(
-            name, spec, ", ".join(["DEFAULT"] + list(table))))
+        available = ", ".join(["DEFAULT"] + list(table))
+        raise ValueError(f"{name}: unknown weights {spec!r}; available: "
+                         f"{available}")
     return resolve_weights(spec, os.path.join(weights_cache_dir(), "converted"),
                            architecture=name)

@@ -89,7 +89,7 @@ def parse_with_sample_defaults(parser, argv):
         return args
     parser.set_defaults(**sample_recipe())
     args = parser.parse_args(argv)
-    print("no --data or --weights: fine-tuning the ResNet-20 that ships with "
-          "minidl ({}) on its embedded CIFAR-10 sample ({}); outputs in {}"
-          .format(args.weights, args.data, args.out), flush=True)
+    print(f"no --data or --weights: fine-tuning the ResNet-20 that ships with "
+          f"minidl ({args.weights}) on its embedded CIFAR-10 sample "
+          f"({args.data}); outputs in {args.out}", flush=True)
     return args
