@@ -96,7 +96,8 @@ def build_parser():
     data = parser.add_argument_group("data")
     data.add_argument("--data", help="an ImageFolder root (class sub-folders), "
                       "a CIFAR-10 folder (cifar-10-batches-py), or cifar10 (the "
-                      "cached copy; see --download); none: the embedded sample")
+                      "cached copy; see --download). Neither --data nor "
+                      "--weights: the embedded sample and weights")
     data.add_argument("--test-data", help="a separate test set, reported at the "
                       "end (for a CIFAR-10 folder: its test batch)")
     data.add_argument("--val-split", type=float, default=0.1,
