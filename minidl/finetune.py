@@ -195,7 +195,7 @@ def parse_arguments(parser, argv):
         for key in ("resume", "out", "device", "num_workers"):
             saved.pop(key, None)
         parser.set_defaults(**saved)
-        args = parser.parse_args(argv)
+        args = parse_with_sample_defaults(parser, argv)
         if args.out is None:
             args.out = os.path.dirname(os.path.abspath(path))
         changed = ["--{} {!r} -> {!r}".format(key.replace("_", "-"), saved[key],

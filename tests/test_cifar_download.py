@@ -168,6 +168,10 @@ def test_data_cifar10_means_the_cache(tmp_path, serve, monkeypatch):
     assert root == str(tmp_path / "cache" / "cifar10")
     assert os.path.isfile(os.path.join(root, cifar.FOLDER, "data_batch_5"))
     assert defaults.resolve_data("cifar10", download=False) == root
+    # --download with a folder of one's own: fetched there, as torchvision.
+    mine = str(tmp_path / "mine")
+    assert defaults.resolve_data(mine, download=True) == mine
+    assert len(CIFAR10(mine, train=False)) == 3
 
 
 def test_finetune_data_cifar10_download(tmp_path, serve, monkeypatch, capsys):
