@@ -135,7 +135,7 @@ def main(argv=None):
                              metadata["input_std"]))
 
     # minidl: from the .npz alone.
-    model, _ = models.load_pretrained(converted)
+    model = models.load_pretrained(converted)
     model.eval()
     # torch: the same network, from the original checkpoint.
     reference = torch_reference(torch, metadata["architecture"],

@@ -131,7 +131,8 @@ def main():
         name = re.search(r"(resnet\d+)", os.path.basename(checkpoint)).group(1)
         destination = os.path.join(out_dir, name + ".npz")
         metadata = convert.from_torch(checkpoint, destination)
-        model, metadata = models.load_pretrained(destination)
+        model = models.load_pretrained(destination)
+        metadata = model.pretrained_metadata
         model.to(device)
         if images is None:  # the normalisation comes from the converted file
             images = load_images(paths, metadata["input_mean"],

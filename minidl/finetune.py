@@ -47,6 +47,7 @@ from .data import DataLoader
 from .nn import functional as F
 from .training import checkpoint as ckpt
 from .training import data as data_setup
+from .training.defaults import add_data_arguments, parse_with_sample_defaults
 from .training import history as log_file
 from .training.early_stopping import BestTracker
 from .training.inference import build_model, choose_device, read_model_file
@@ -93,8 +94,10 @@ def build_parser():
                        "layer1..layerN)")
 
     data = parser.add_argument_group("data")
-    data.add_argument("--data", help="an ImageFolder root (class sub-folders) "
-                      "or a CIFAR-10 folder (cifar-10-batches-py)")
+    data.add_argument("--data", help="an ImageFolder root (class sub-folders), "
+                      "a CIFAR-10 folder (cifar-10-batches-py), or cifar10 (the "
+                      "cached copy; see --download). Neither --data nor "
+                      "--weights: the embedded sample and weights")
     data.add_argument("--test-data", help="a separate test set, reported at the "
                       "end (for a CIFAR-10 folder: its test batch)")
     data.add_argument("--val-split", type=float, default=0.1,
@@ -114,6 +117,7 @@ def build_parser():
                       help="random brightness, contrast, saturation")
     data.add_argument("--num-workers", type=int, default=2,
                       help="threads preparing batches (default 2)")
+    add_data_arguments(data)
 
     optim = parser.add_argument_group("optimisation")
     optim.add_argument("--optimizer", default="sgd", choices=OPTIMIZERS)
@@ -182,7 +186,7 @@ def parse_arguments(parser, argv):
     """Parse `argv`; with --resume, options not given again come from the
     checkpoint's saved command line. Returns (args, resumed checkpoint
     (state, metadata) or None)."""
-    args = parser.parse_args(argv)
+    args = parse_with_sample_defaults(parser, argv)
     resumed = None
     if args.resume:
         path = resume_path(args)
@@ -191,7 +195,7 @@ def parse_arguments(parser, argv):
         for key in ("resume", "out", "device", "num_workers"):
             saved.pop(key, None)
         parser.set_defaults(**saved)
-        args = parser.parse_args(argv)
+        args = parse_with_sample_defaults(parser, argv)
         if args.out is None:
             args.out = os.path.dirname(os.path.abspath(path))
         changed = ["--{} {!r} -> {!r}".format(key.replace("_", "-"), saved[key],

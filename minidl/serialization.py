@@ -197,6 +197,11 @@ def _read_entries(path):
             if not hasattr(archive, "files"):
                 raise ValueError("minidl.load: {} holds a single .npy array, "
                                  "not an .npz archive".format(path))
+            others = [name for name in archive.zip.namelist()
+                      if not name.endswith(".npy")]
+            if others:  # a zip, but not of arrays: torch.save's format
+                raise ValueError(_not_npz(path, f"a zip of {others[0]}, not "
+                                          f"of .npy arrays"))
             return {name: archive[name] for name in archive.files}
     except zipfile.BadZipFile as error:
         raise ValueError("minidl.load: {} is truncated or damaged ({})".format(
@@ -207,8 +212,23 @@ def _read_entries(path):
     except ValueError as error:
         if str(error).startswith("minidl.load"):
             raise
+        if "pickle" in str(error):  # NumPy's advice would be allow_pickle=
+            raise ValueError(_not_npz(path, "pickled data")) from None
         raise ValueError("minidl.load: cannot read {}: {}".format(
             path, error)) from None
+
+
+def _not_npz(path, found):
+    """The message for a file that is not minidl's .npz: PyTorch
+    checkpoints (pickles, or zips of pickles) are converted, never loaded."""
+    converted = os.path.splitext(path)[0] + ".npz"
+    if converted == path:
+        converted = os.path.splitext(path)[0] + "-converted.npz"
+    return (f"minidl.load: {path} is not an .npz of arrays: it holds {found} "
+            f"(a PyTorch checkpoint?). minidl never unpickles files: pass it to "
+            f"--weights (python -m minidl.finetune --weights {path}), or "
+            f"convert it once with python -m minidl.convert {path} {converted} "
+            f"(needs torch)")
 
 
 def load(path, map_location=None, with_metadata=False):

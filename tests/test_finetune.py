@@ -144,7 +144,8 @@ def test_two_epochs_write_checkpoints_log_plot_report(full_run):
 def test_new_head_when_class_count_differs(full_run, weights_file):
     out, stdout = full_run
     assert "new 3-class head (the weights have 10 classes)" in stdout
-    model, metadata = models.load_pretrained(out / "model.npz")
+    model = models.load_pretrained(out / "model.npz")
+    metadata = model.pretrained_metadata
     assert model.linear.weight.shape == (3, 64)
     assert metadata["classes"] == CLASSES
 

@@ -247,7 +247,8 @@ def test_weights_argument_checks(torch, tmp_path):
         models.resnet20(num_classes=10, weights=weights)
     with pytest.raises(ValueError, match="holds a resnet20"):
         models.resnet56(weights=weights)
-    model, metadata = models.load_pretrained(weights, num_classes=6)
+    model = models.load_pretrained(weights, num_classes=6)
+    metadata = model.pretrained_metadata
     assert isinstance(model, models.CifarResNet) and model.num_classes == 6
     assert metadata["input_mean"] == [0.485, 0.456, 0.406]
     assert metadata["input_std"] == [0.229, 0.224, 0.225]

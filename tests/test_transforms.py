@@ -301,15 +301,16 @@ def test_seeded_transforms_hold_their_own_generator():
 
 
 def test_plain_functions_mix_with_transforms():
+    # A plain function gets one image (H, W, C), as in torchvision.
     batch = np.repeat(_grid(), 3, axis=0)
-    pipeline = T.Compose([lambda images: images[:, :2], T.ToTensor()])
+    pipeline = T.Compose([lambda image: image[:2], T.ToTensor()])
     assert pipeline(batch).shape == (3, 1, 2, 4)
     seen = []
 
-    def takes_rng(images, rng):
+    def takes_rng(image, rng):
         seen.append(rng)
-        return images
+        return image
 
     generator = np.random.default_rng(0)
     T.Compose([takes_rng])(batch, rng=generator)
-    assert seen == [generator]
+    assert seen == [generator] * 3  # once per image, the same generator

@@ -25,7 +25,7 @@ import numpy as np
 from .. import backend
 from .. import random as minidl_random
 from ..tensor import array_of
-from .transforms import call_transform
+from .transforms import call_one, call_transform
 
 
 class Dataset:
@@ -120,9 +120,10 @@ class ImageArrayDataset(Dataset):
     """Images held in one uint8 array (N, H, W, C) with int64 targets (N,).
 
     The base of ``CIFAR10`` and ``ImageFolder``; usable on its own for
-    images already in memory. `transform` (optional) takes a uint8 batch
-    (B, H, W, C) and, if it has an ``rng`` parameter, a numpy Generator;
-    see :mod:`minidl.data.transforms`.
+    images already in memory. `transform` (optional) takes one uint8 image
+    (H, W, C) and, if it has an ``rng`` parameter, a numpy Generator; the
+    batch path hands it whole batches when it is batched (minidl's
+    transforms); see :mod:`minidl.data.transforms`.
     """
 
     def __init__(self, images, targets, classes=None, transform=None):
@@ -155,8 +156,7 @@ class ImageArrayDataset(Dataset):
         index = _check_index(index, len(self), type(self).__name__)
         image = self.images[index]
         if self.transform is not None:
-            # Transforms work on batches: run a batch of one.
-            image = call_transform(self.transform, image[None], None)[0]
+            image = call_one(self.transform, image, None)  # one image
         return image, int(self.targets[index])
 
     def get_batch(self, indices, rng=None):

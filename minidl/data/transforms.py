@@ -1,22 +1,34 @@
-"""Image transforms that work on whole batches at once, vectorised.
+"""Image transforms: each works on one image, as in torchvision, and the
+built-in ones also on a whole batch at once, vectorised (the fast path).
 
-Layout and order. Image datasets hand out uint8 batches of shape
-(B, H, W, C), channels last. A pipeline runs in three stages::
+Layout and order. Image datasets hand out uint8 images (H, W, C), channels
+last, and uint8 batches (B, H, W, C). A pipeline runs in three stages::
 
     Compose([
-        RandomCrop(32, padding=4, padding_mode="reflect"),  # uint8 (B, H, W, C)
-        RandomHorizontalFlip(),                              # uint8 (B, H, W, C)
-        ToTensor(),                        # -> float32 (B, C, H, W) in [0, 1]
-        Normalize(mean, std),              # float32 (B, C, H, W)
+        RandomResizedCrop(32),     # or Resize + CenterCrop / RandomCrop
+        RandomHorizontalFlip(),    # uint8 (B, H, W, C)
+        ToTensor(),                # -> float32 (B, C, H, W) in [0, 1]
+        Normalize(mean, std),      # float32 (B, C, H, W)
     ])
 
-1. uint8 operations: RandomCrop, CenterCrop, RandomHorizontalFlip,
-   RandomRotation, ColorJitter;
-2. ToTensor (alias ToFloat): uint8 (B, H, W, C) -> float32 (B, C, H, W) / 255;
-3. Normalize on the float batch.
+1. uint8 operations: Resize, CenterCrop, RandomCrop, RandomResizedCrop,
+   RandomHorizontalFlip, RandomRotation, ColorJitter;
+2. ToTensor (alias ToFloat): uint8 (H, W, C) -> float32 (C, H, W) / 255;
+3. Normalize on the float image.
 
-A single image, (H, W, C) uint8 or (C, H, W) float, is treated as a batch
-of one and comes back without the batch axis.
+One image or a batch. A transform you write (a function, a ``Lambda``, a
+class with ``__call__``) gets ONE image, as in torchvision: (H, W, C) uint8
+before ToTensor, (C, H, W) float after it. minidl's own transforms (every
+:class:`Transform`) also take a batch (B, ...), and carry ``batched =
+True``. The loader and the datasets hand a transform the whole batch only
+when it says ``batched = True``; any other callable is run image by image
+and the results stacked (:func:`call_transform`). A :class:`Compose` runs
+each of its steps the way that step supports, so a pipeline of built-in
+transforms stays vectorised from end to end (the fast path), and one
+per-image function in it slows down that step only. A function that does
+handle batches can say so: ``fn.batched = True`` (or ``Lambda(fn,
+batched=True)``). Called directly, ``transform(x)`` takes a 3-dimensional
+array as one image and a 4-dimensional one as a batch.
 
 Randomness. Every transform is called as ``transform(images, rng=None)``
 where `rng` is a ``numpy.random.Generator``. The DataLoader passes a
@@ -26,9 +38,16 @@ uses its own generator if it was built with ``seed=...``, otherwise
 minidl's global one (``minidl.manual_seed``). Each image of a batch gets its
 own random parameters (offset, flip, angle, factors).
 
-The functions at the top (``pad``, ``crop``, ``hflip``, ``rotate``,
-``adjust_brightness``...) are the deterministic operations; the classes
-below draw random parameters and call them.
+The functions at the top (``pad``, ``crop``, ``hflip``, ``resize``,
+``rotate``, ``adjust_brightness``...) are the deterministic operations; the
+classes below draw random parameters and call them.
+
+Differences from torchvision: the inputs are NumPy arrays (not PIL images
+or torch tensors, though a per-image function may return either as long as
+NumPy can stack the results); uint8 results of Resize are rounded from a
+float32 computation, so they may differ from torchvision's uint8 kernels
+(fixed-point weights, rounded between the two passes) by one grey level,
+while in float they agree to rounding; bicubic interpolation and hue jitter are not offered.
 """
 import inspect
 import numbers
@@ -36,6 +55,7 @@ import numbers
 import numpy as np
 
 from .. import random as minidl_random
+from ..tensor import array_of
 
 
 # ---------------------------------------------------------------------------
@@ -133,6 +153,128 @@ def hflip(images):
     """Mirror every image left-right: (B, H, W, C) -> (B, H, W, C)."""
     _check_uint8_batch(images, "hflip")
     return images[:, :, ::-1].copy()
+
+
+def _resize_weights(out_size, in_size, start, length, antialias):
+    """(out_size, in_size) float32 weights of a bilinear (triangle) filter
+    mapping the window [start, start + length) of an axis to `out_size`
+    samples, as torchvision/PyTorch compute them (``align_corners=False``).
+
+    Output sample i sits at ``start + (i + 0.5) * scale`` in input pixel
+    units (pixel j's centre is at j + 0.5), ``scale = length / out_size``.
+    Plain bilinear weighs the two nearest pixels, w(d) = max(0, 1 - |d|)
+    for the distance d between centres. With `antialias` and a shrinking
+    scale > 1, the triangle is stretched to ``max(0, 1 - |d| / scale)``, so
+    each output averages every input it covers (as PIL and torchvision's
+    ``antialias=True``). Weights of pixels outside the window are dropped
+    and the rest renormalised, which is the edge clamping of both.
+    """
+    scale = length / out_size
+    support = max(scale, 1.0) if antialias else 1.0
+    centres = start + (np.arange(out_size, dtype=np.float64) + 0.5) * scale
+    pixels = np.arange(in_size, dtype=np.float64) + 0.5
+    distance = np.abs(pixels[None, :] - centres[:, None]) / support
+    weights = np.maximum(0.0, 1.0 - distance)
+    weights *= (pixels >= start) & (pixels < start + length)  # the window only
+    total = weights.sum(axis=1, keepdims=True)
+    return (weights / np.where(total > 0, total, 1.0)).astype(np.float32)
+
+
+def _nearest_indices(out_size, start, length, in_size):
+    """torchvision's 'nearest': source index floor(i * length / out_size)."""
+    scale = length / out_size
+    index = start + np.floor(np.arange(out_size) * scale).astype(np.int64)
+    return np.clip(index, 0, in_size - 1)
+
+
+_RESIZE_MODES = ("nearest", "bilinear")
+
+
+def _resize_mode(interpolation, name):
+    mode = getattr(interpolation, "value", interpolation)  # InterpolationMode
+    if mode not in _RESIZE_MODES:
+        raise ValueError(f"{name}: interpolation must be one of "
+                         f"{_RESIZE_MODES}, got {interpolation!r}")
+    return mode
+
+
+def resized_crop(images, top, left, height, width, size,
+                 interpolation="bilinear", antialias=True):
+    """Crop each image b to the window (top[b], left[b], height[b],
+    width[b]) and resize it to `size` (out_height, out_width), as
+    torchvision's ``resized_crop``; (B, H, W, C) uint8 -> (B, oh, ow, C).
+
+    The window may differ per image: each gets its own weight matrices
+    (B, oh, H) and (B, ow, W) (see :func:`_resize_weights`), and one einsum
+    applies both, so the batch needs no Python loop over pixels. A window
+    must lie inside the image.
+    """
+    _check_uint8_batch(images, "resized_crop")
+    mode = _resize_mode(interpolation, "resized_crop")
+    batch, full_height, full_width, _ = images.shape
+    out_height, out_width = size
+    params = [np.broadcast_to(np.asarray(v, dtype=np.int64), (batch,))
+              for v in (top, left, height, width)]
+    if batch and (params[2].min() < 1 or params[3].min() < 1):
+        raise ValueError("resized_crop: crop height and width must be positive")
+    if batch and (params[0].min() < 0 or params[1].min() < 0 or
+                  (params[0] + params[2]).max() > full_height or
+                  (params[1] + params[3]).max() > full_width):
+        raise ValueError(f"resized_crop: a window reaches outside the "
+                         f"({full_height}, {full_width}) images")
+    if mode == "nearest":
+        rows = np.stack([_nearest_indices(out_height, t, h, full_height)
+                         for t, h in zip(params[0], params[2])])
+        cols = np.stack([_nearest_indices(out_width, l, w, full_width)
+                         for l, w in zip(params[1], params[3])])
+        return images[np.arange(batch)[:, None, None], rows[:, :, None],
+                      cols[:, None, :]]
+    row_weights = np.stack([_resize_weights(out_height, full_height, t, h,
+                                            antialias)
+                            for t, h in zip(params[0], params[2])])
+    col_weights = np.stack([_resize_weights(out_width, full_width, l, w,
+                                            antialias)
+                            for l, w in zip(params[1], params[3])])
+    out = np.einsum("boh,bhwc,bpw->bopc", row_weights,
+                    images.astype(np.float32), col_weights, optimize=True)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def resize(images, size, interpolation="bilinear", antialias=True):
+    """Resize a uint8 batch (B, H, W, C) to `size` (out_height, out_width):
+    bilinear (``align_corners=False``; with `antialias`, shrinking averages
+    every covered pixel, as torchvision's default ``antialias=True``) or
+    torchvision's 'nearest'."""
+    _check_uint8_batch(images, "resize")
+    _, height, width, _ = images.shape
+    return resized_crop(images, 0, 0, height, width, size, interpolation,
+                        antialias)
+
+
+def resized_shape(height, width, size, max_size=None):
+    """torchvision's Resize size rule. `size` (h, w): exactly that. An int
+    (or a 1-sequence): the shorter edge becomes `size` and the longer one
+    ``int(size * long / short)``, then, with `max_size`, both are scaled
+    down so the longer edge is at most `max_size`."""
+    if isinstance(size, (tuple, list)) and len(size) == 2:
+        if max_size is not None:
+            raise ValueError(f"Resize: max_size applies only when size is one "
+                             f"number, got size={size!r}")
+        return int(size[0]), int(size[1])
+    if isinstance(size, (tuple, list)) and len(size) == 1:
+        size = size[0]
+    if not isinstance(size, numbers.Integral) or size < 1:
+        raise ValueError(f"Resize: size must be a positive int or (height, "
+                         f"width), got {size!r}")
+    short, long = (height, width) if height <= width else (width, height)
+    new_short, new_long = int(size), int(size * long / short)
+    if max_size is not None:
+        if max_size <= new_short:
+            raise ValueError(f"Resize: max_size {max_size} must be larger than "
+                             f"size {size}")
+        if new_long > max_size:
+            new_short, new_long = int(max_size * new_short / new_long), max_size
+    return (new_short, new_long) if height <= width else (new_long, new_short)
 
 
 def _interpolation_name(interpolation):
@@ -258,11 +400,14 @@ def adjust_saturation(images, factors):
 # ---------------------------------------------------------------------------
 
 class Transform:
-    """Base: ``transform(images, rng=None)``; subclasses define ``apply``.
+    """Base: ``transform(images, rng=None)``; subclasses define ``apply``,
+    which gets a batch (B, ...). ``batched = True``: the loader hands it
+    whole batches (see the module's notes).
 
     A single image (3 dimensions) is run as a batch of one.
     """
     seed = None
+    batched = True
 
     def __call__(self, images, rng=None):
         if rng is None:
@@ -343,7 +488,11 @@ class RandomCrop(Transform):
 
 
 class CenterCrop(Transform):
-    """Crop the central (height, width) window (no randomness)."""
+    """Crop the central (height, width) window (no randomness), as
+    torchvision: the offsets are ``int(round((H - height) / 2))`` and
+    likewise for the width; an image smaller than the window is first
+    padded with zeros (the extra pixel of an odd difference at the bottom
+    and right)."""
 
     def __init__(self, size):
         self.size = _pair(size, "CenterCrop")
@@ -351,9 +500,95 @@ class CenterCrop(Transform):
     def apply(self, images, rng):
         _check_uint8_batch(images, "CenterCrop")
         height, width = self.size
+        _, full_height, full_width, _ = images.shape
+        if height > full_height or width > full_width:
+            extra_h = max(height - full_height, 0)
+            extra_w = max(width - full_width, 0)
+            images = pad(images, (extra_w // 2, extra_h // 2,
+                                  (extra_w + 1) // 2, (extra_h + 1) // 2))
         top = int(round((images.shape[1] - height) / 2))
         left = int(round((images.shape[2] - width) / 2))
         return crop(images, top, left, height, width)
+
+
+class Resize(Transform):
+    """Resize to `size`, as torchvision's Resize: (height, width) exactly,
+    or an int for the shorter edge, keeping the aspect ratio (see
+    :func:`resized_shape`; `max_size` caps the longer edge).
+    `interpolation`: 'bilinear' (the default) or 'nearest' (also
+    torchvision's InterpolationMode); `antialias` (default True, as
+    torchvision) averages every covered pixel when shrinking."""
+
+    def __init__(self, size, interpolation="bilinear", max_size=None,
+                 antialias=True):
+        resized_shape(1, 1, size, max_size)  # check the arguments now
+        self.size = size
+        self.interpolation = _resize_mode(interpolation, "Resize")
+        self.max_size = max_size
+        self.antialias = bool(antialias)
+
+    def apply(self, images, rng):
+        _check_uint8_batch(images, "Resize")
+        shape = resized_shape(images.shape[1], images.shape[2], self.size,
+                              self.max_size)
+        return resize(images, shape, self.interpolation, self.antialias)
+
+
+class RandomResizedCrop(Transform):
+    """A random window of each image, resized to `size`, as torchvision's
+    RandomResizedCrop: the window's area is a share of the image uniform in
+    `scale`, its aspect ratio (width / height) log-uniform in `ratio`; up
+    to 10 draws are tried for a window that fits, else the central window
+    with the ratio clamped into `ratio` (torchvision's fallback). Each
+    image of a batch gets its own window; `interpolation` and `antialias`
+    as for :class:`Resize`."""
+
+    def __init__(self, size, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3),
+                 interpolation="bilinear", antialias=True, seed=None):
+        self.size = _pair(size, "RandomResizedCrop")
+        if len(scale) != 2 or not 0 < scale[0] <= scale[1]:
+            raise ValueError(f"RandomResizedCrop: scale must be (min, max) "
+                             f"with 0 < min <= max, got {scale!r}")
+        if len(ratio) != 2 or not 0 < ratio[0] <= ratio[1]:
+            raise ValueError(f"RandomResizedCrop: ratio must be (min, max) "
+                             f"with 0 < min <= max, got {ratio!r}")
+        self.scale = (float(scale[0]), float(scale[1]))
+        self.ratio = (float(ratio[0]), float(ratio[1]))
+        self.interpolation = _resize_mode(interpolation, "RandomResizedCrop")
+        self.antialias = bool(antialias)
+        self.seed = seed
+
+    def get_params(self, height, width, rng):
+        """(top, left, crop height, crop width) of one window."""
+        area = height * width
+        log_ratio = np.log(self.ratio)
+        for _ in range(10):
+            target_area = area * rng.uniform(*self.scale)
+            aspect = np.exp(rng.uniform(*log_ratio))
+            crop_w = int(round(np.sqrt(target_area * aspect)))
+            crop_h = int(round(np.sqrt(target_area / aspect)))
+            if 0 < crop_w <= width and 0 < crop_h <= height:
+                top = int(rng.integers(0, height - crop_h + 1))
+                left = int(rng.integers(0, width - crop_w + 1))
+                return top, left, crop_h, crop_w
+        in_ratio = width / height
+        if in_ratio < self.ratio[0]:
+            crop_w, crop_h = width, int(round(width / self.ratio[0]))
+        elif in_ratio > self.ratio[1]:
+            crop_h, crop_w = height, int(round(height * self.ratio[1]))
+        else:
+            crop_w, crop_h = width, height
+        return (height - crop_h) // 2, (width - crop_w) // 2, crop_h, crop_w
+
+    def apply(self, images, rng):
+        _check_uint8_batch(images, "RandomResizedCrop")
+        _, height, width, _ = images.shape
+        windows = np.array([self.get_params(height, width, rng)
+                            for _ in range(len(images))],
+                           dtype=np.int64).reshape(-1, 4)
+        return resized_crop(images, windows[:, 0], windows[:, 1],
+                            windows[:, 2], windows[:, 3], self.size,
+                            self.interpolation, self.antialias)
 
 
 class RandomHorizontalFlip(Transform):
@@ -506,31 +741,100 @@ class Normalize(Transform):
         return (images - mean) / std
 
 
-def call_transform(transform, images, rng):
-    """Run `transform` on `images`, passing `rng` when it takes one.
+def is_batched(transform):
+    """True when `transform` may be handed a whole batch: it says
+    ``batched = True`` (every minidl Transform does; a Compose does when all
+    its steps do)."""
+    return getattr(transform, "batched", False) is True
 
-    minidl transforms (and any function with an ``rng`` parameter) get the
-    generator; plain functions of the images alone are called without it.
-    """
+
+def _takes_rng(transform):
     if isinstance(transform, Transform):
-        return transform(images, rng=rng)
+        return True
     try:
-        takes_rng = "rng" in inspect.signature(transform).parameters
+        return "rng" in inspect.signature(transform).parameters
     except (TypeError, ValueError):  # builtins without a signature
-        takes_rng = False
-    return transform(images, rng=rng) if takes_rng else transform(images)
+        return False
+
+
+def call_one(transform, image, rng):
+    """Run `transform` on what it is given as it is (one image, or a batch
+    for a batched transform), passing `rng` when it takes one."""
+    return transform(image, rng=rng) if _takes_rng(transform) \
+        else transform(image)
+
+
+def _stack(results, name):
+    arrays = [array_of(r) for r in results]
+    shapes = {tuple(a.shape) for a in arrays}
+    if len(shapes) > 1:
+        raise ValueError(f"{name}: a per-image transform returned images of "
+                         f"different shapes {sorted(shapes)}; they cannot "
+                         f"form one batch")
+    return np.stack(arrays)
+
+
+def call_transform(transform, images, rng):
+    """Run `transform` on the batch `images` (B, ...): whole, when it is
+    batched (:func:`is_batched`), else one image at a time, the results
+    stacked into a batch. `rng` is passed when the transform takes one
+    (the per-image calls share it, drawing in image order)."""
+    if isinstance(transform, Compose):
+        return transform.apply_batch(images, rng)
+    if is_batched(transform):
+        return call_one(transform, images, rng)
+    if len(images) == 0:
+        return images
+    name = getattr(transform, "__name__", type(transform).__name__)
+    return _stack([call_one(transform, image, rng) for image in images], name)
+
+
+class Lambda(Transform):
+    """A function of one image as a transform, as torchvision's Lambda:
+    ``Lambda(lambda image: 255 - image)``. It is called image by image;
+    with ``batched=True`` it is handed whole batches instead (write it for
+    (B, ...) arrays then)."""
+
+    def __init__(self, function, batched=False):
+        if not callable(function):
+            raise TypeError(f"Lambda: expected a callable, got "
+                            f"{type(function).__name__}")
+        self.function = function
+        self.batched = bool(batched)
+
+    def __call__(self, images, rng=None):
+        return call_one(self.function, images, rng)
+
+    def __repr__(self):
+        return f"Lambda({self.function!r}, batched={self.batched})"
 
 
 class Compose(Transform):
     """Apply `transforms` in order, passing each the same generator.
 
-    Plain functions of one argument (``lambda images: ...``) may be mixed in.
+    Called on one image (3 dimensions, or not an array), every step gets
+    that image. Called on a batch (4 dimensions), or by the loader, each
+    step runs the way it supports (:func:`call_transform`): batched steps
+    on the whole batch, per-image functions image by image. ``batched`` is
+    True when every step is batched.
     """
 
     def __init__(self, transforms):
         self.transforms = list(transforms)
 
+    @property
+    def batched(self):
+        return all(is_batched(t) for t in self.transforms)
+
     def __call__(self, images, rng=None):
+        if getattr(images, "ndim", None) == 4:
+            return self.apply_batch(images, rng)
+        for transform in self.transforms:
+            images = call_one(transform, images, rng)
+        return images
+
+    def apply_batch(self, images, rng=None):
+        """The pipeline on a batch (B, ...), each step as it supports."""
         for transform in self.transforms:
             images = call_transform(transform, images, rng)
         return images

@@ -1,21 +1,27 @@
 """minidl.models: ResNets for CIFAR-10 and ImageNet, with PyTorch's names.
 
-Each builder takes ``num_classes`` and ``weights`` (a path to an ``.npz``
-made by ``python -m minidl.convert``)::
+Each builder takes ``num_classes`` and ``weights``: a path to an ``.npz``
+made by ``python -m minidl.convert``, a PyTorch checkpoint (converted on
+first use; needs torch), a published name (``"resnet20-cifar10"``), or a
+torchvision weights name, ``"DEFAULT"`` or ``"IMAGENET1K_V1"`` (ResNet-18)
+and ``"CIFAR10_V1"`` (the CIFAR ResNets)::
 
-    model = minidl.models.resnet20(weights="resnet20.npz")
-    model, metadata = minidl.models.load_pretrained("resnet20.npz",
-                                                    num_classes=100)
+    model = minidl.models.resnet20(weights="DEFAULT")   # ships with minidl
+    model = minidl.models.resnet18(weights="IMAGENET1K_V1")  # downloaded once
+    model = minidl.models.load_pretrained("resnet20.npz", num_classes=100)
+    model.pretrained_metadata["input_mean"]
 
 With weights, ``num_classes`` defaults to the file's; giving a different
 count is an error (use ``load_pretrained(..., num_classes=...)`` or
 ``replace_head`` to get a fresh classifier for fine-tuning).
 """
+import os
+
 from . import cifar_resnet, resnet
 from .cifar_resnet import CifarResNet
 from .common import head_parameter_names, replace_head
 from .resnet import BasicBlock, Bottleneck, ResNet
-from .weights import load_into, load_weights
+from .weights import WEIGHTS_NAMES, load_into, load_weights, resolve_model_weights
 
 
 def _num_classes(name, num_classes, weights, default):
@@ -36,6 +42,8 @@ def _num_classes(name, num_classes, weights, default):
 
 
 def _build(name, make, default_classes, num_classes, weights):
+    if weights is not None:
+        weights = resolve_model_weights(name, weights)
     model = make(_num_classes(name, num_classes, weights, default_classes))
     if weights is not None:
         load_into(model, name, weights)
@@ -113,12 +121,18 @@ def get_model(name, **kwargs):
     return _BUILDERS[name](**kwargs)
 
 
-def load_pretrained(path, num_classes=None):
-    """(model, metadata) from a converted weights file alone: the
-    architecture comes from its metadata. With `num_classes` different from
-    the file's, the loaded model gets a fresh classifier with that many
-    outputs (for fine-tuning); metadata["input_mean"]/["input_std"] give
-    the input normalisation."""
+def load_pretrained(weights, num_classes=None):
+    """The model of a weights file alone: the architecture comes from its
+    metadata. `weights`: what ``--weights`` takes (a converted ``.npz``, a
+    PyTorch checkpoint, a published name such as ``"resnet20-cifar10"``).
+
+    With `num_classes` different from the file's, the loaded model gets a
+    fresh classifier with that many outputs (for fine-tuning). The file's
+    metadata is ``model.pretrained_metadata``; its ``"input_mean"`` and
+    ``"input_std"`` give the input normalisation."""
+    from ..training.pretrained import resolve_weights, weights_cache_dir
+    path = resolve_weights(weights, os.path.join(weights_cache_dir(),
+                                                 "converted"))
     _, metadata = load_weights(path)
     name = metadata.get("architecture")
     if name not in _BUILDERS:
@@ -128,10 +142,11 @@ def load_pretrained(path, num_classes=None):
     model = _BUILDERS[name](weights=path)
     if num_classes is not None and num_classes != model.num_classes:
         replace_head(model, num_classes)
-    return model, metadata
+    return model
 
 
-__all__ = ["BasicBlock", "Bottleneck", "CifarResNet", "ResNet", "get_model",
+__all__ = ["BasicBlock", "Bottleneck", "CifarResNet", "ResNet", "WEIGHTS_NAMES",
+           "get_model",
            "head_parameter_names", "list_models", "load_pretrained",
            "load_weights", "replace_head", "resnet110", "resnet18", "resnet20",
            "resnet32", "resnet34", "resnet44", "resnet50", "resnet56"]

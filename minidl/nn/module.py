@@ -431,7 +431,7 @@ class Module:
             if key not in state_dict:
                 missing_keys.append(key)
                 continue
-            value = array_of(state_dict[key])
+            value = _state_array(state_dict[key])
             if tuple(value.shape) != tensor.shape:
                 errors.append("size mismatch for {}: copying a param with shape "
                               "{} from checkpoint, the shape in current model "
@@ -442,7 +442,9 @@ class Module:
     def load_state_dict(self, state_dict, strict=True):
         """Copy values from `state_dict` into the parameters and buffers.
 
-        Values (Tensors, NumPy/CuPy arrays or numbers) are copied into the
+        Values (Tensors, NumPy/CuPy arrays, numbers, or other libraries'
+        tensors with ``.numpy()`` or ``__array__``, so
+        ``model.load_state_dict(torch_model.state_dict())`` works) are copied into the
         existing arrays, which keep their dtype and device, so optimizers
         holding the Parameters stay valid. Shape mismatches are always an
         error; with ``strict=True`` (the default) so are missing and
@@ -496,3 +498,15 @@ class Module:
         elif lines:
             text += "\n  " + "\n  ".join(lines) + "\n"
         return text + ")"
+
+
+def _state_array(value):
+    """A state-dict value as an array. A foreign tensor with ``.numpy()``
+    (torch) is detached and moved to the CPU first, since torch refuses
+    ``.numpy()`` on a tensor that requires grad or lives on a GPU."""
+    if not isinstance(value, Tensor) and callable(getattr(value, "numpy", None)):
+        for step in ("detach", "cpu"):
+            if callable(getattr(value, step, None)):
+                value = getattr(value, step)()
+        value = value.numpy()
+    return array_of(value)

@@ -14,13 +14,17 @@ the name of a published checkpoint fetched into a user cache.
   ``CACHE/weights/`` (CACHE: ``$MINIDL_CACHE`` or ``~/.cache/minidl``),
   its SHA-256 checked, and converted beside it. When the converted file is
   already there, nothing is downloaded and torch is not needed. Offline,
-  the error says which file to download and where to put it.
+  the error says which file to download and where to put it;
+* ``resnet20-cifar10-embedded``: the same ResNet-20 weights as
+  ``resnet20-cifar10``, already converted and shipped inside minidl
+  (:func:`minidl.data.sample_weights_path`): no network, no torch.
 """
 import hashlib
 import os
 import shutil
 import urllib.request
 
+from ..data.embedded import sample_weights_path
 from ..data.folder import default_cache_dir
 from ..serialization import load_metadata
 
@@ -32,7 +36,14 @@ _AKAMASTER = ("https://github.com/akamaster/pytorch_resnet_cifar10/raw/master/"
 # name -> where to get the file and how to check it. "sha256" is the full
 # digest where it is known; torchvision publishes only the first 8 hex
 # digits (they are in the file name), so "resnet18-imagenet" checks those.
+# An "embedded" entry ships inside minidl, already converted: "url" and
+# "sha256" name the original it was converted from.
 PUBLISHED = {
+    "resnet20-cifar10-embedded": {
+        "url": _AKAMASTER + "resnet20-12fca82f.th",
+        "file": "resnet20-12fca82f.th", "architecture": "resnet20",
+        "sha256": "12fca82f0bebc4135bf1f32f6e3710e61d5108578464b84fd6d7f5c1b04036c8",
+        "embedded": True},
     "resnet20-cifar10": {
         "url": _AKAMASTER + "resnet20-12fca82f.th",
         "file": "resnet20-12fca82f.th", "architecture": "resnet20",
@@ -138,6 +149,8 @@ def resolve_published(name, cache_dir=None):
     """The converted ``.npz`` of the published checkpoint `name`, fetching
     and converting it on first use."""
     entry = PUBLISHED[name]
+    if entry.get("embedded"):
+        return sample_weights_path()
     folder = weights_cache_dir(cache_dir)
     original = os.path.join(folder, entry["file"])
     converted = os.path.join(folder, name + ".npz")
