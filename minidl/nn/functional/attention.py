@@ -24,30 +24,36 @@ Masks follow PyTorch's ``scaled_dot_product_attention``:
 
 Every step is an existing differentiable op (matmul, add, softmax, dropout),
 so gradients of any order come for free and gradcheck/gradgradcheck hold.
-A query whose every key is masked gets a row of NaN, as in PyTorch.
+A query whose every key is masked gets output 0, as in PyTorch.
 """
 import math
 
-from ...backend import get_array_module
+from ...backend import get_array_module, move_array
+from ...ops.elementwise import where
 from ...ops.softmax import softmax
+from ...tensor import array_of
 from .dropout import dropout
 
 
-def mask_to_bias(mask, dtype, caller):
-    """An additive float bias from an attention mask: a boolean mask (True:
-    attend) becomes 0 / -inf; a float mask (a Tensor) is returned as it
-    is, after a dtype check."""
+def mask_to_bias(mask, like, caller):
+    """An additive float bias from an attention mask, on the device and in
+    the dtype of the Tensor `like` (the query): a boolean mask (True:
+    attend) becomes 0 / -inf; a float mask is used as it is (a Tensor keeps
+    its place in the graph), after a dtype check."""
     from ...tensor import Tensor
-    data = mask.data if isinstance(mask, Tensor) else mask
+    data = array_of(mask)
+    dtype = like.dtype
     if data.dtype.kind == "b":
+        data = move_array(data, like.device)
         xp = get_array_module(data)
-        bias = xp.where(data, dtype.type(0), dtype.type(-math.inf))
-        return Tensor(bias)
+        return Tensor(xp.where(data, dtype.type(0), dtype.type(-math.inf)))
     if data.dtype != dtype:
         raise TypeError(f"{caller}: a float attn_mask must have the query's "
                         f"dtype {dtype}, got {data.dtype} (or pass a boolean "
                         f"mask)")
-    return mask if isinstance(mask, Tensor) else Tensor(mask)
+    if isinstance(mask, Tensor):
+        return mask
+    return Tensor(move_array(data, like.device))
 
 
 def causal_mask(query_length, key_length, like):
@@ -73,16 +79,34 @@ def _check_shapes(query, key, value):
 
 
 def attention_with_weights(query, key, value, bias=None, dropout_p=0.0,
-                           scale=None):
+                           scale=None, masked_rows="zero"):
     """(output, weights) of attention with an additive `bias` (a Tensor
     broadcasting to (..., L, S), or None). The weights are those multiplied
-    with value, after dropout (what MultiheadAttention returns)."""
+    with value, after dropout (what MultiheadAttention returns).
+
+    A query whose every key is masked (a row of -inf scores) gets weights 0
+    and output 0 with ``masked_rows="zero"`` (what PyTorch's
+    scaled_dot_product_attention does), or NaN with ``"nan"`` (a plain
+    softmax, what MultiheadAttention's need_weights=True path gives).
+    """
     if scale is None:
         scale = 1 / math.sqrt(query.shape[-1])
     scores = query.matmul(key.transpose(-2, -1)) * scale
     if bias is not None:
         scores = scores + bias
+    blocked_rows = None
+    if bias is not None and masked_rows == "zero":
+        xp = get_array_module(scores.data)
+        blocked_rows = xp.isneginf(scores.data).all(axis=-1, keepdims=True)
+        if blocked_rows.any():
+            # Softmax of such a row would be 0/0; give it finite scores
+            # (their gradient is cut by where) and zero weights after.
+            scores = where(blocked_rows, 0.0, scores)
+        else:
+            blocked_rows = None
     weights = softmax(scores, -1)
+    if blocked_rows is not None:
+        weights = where(blocked_rows, 0.0, weights)
     if dropout_p > 0:
         weights = dropout(weights, dropout_p, training=True)
     return weights.matmul(value), weights
@@ -108,10 +132,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None,
     bias = None
     if is_causal:
         mask = causal_mask(query.shape[-2], key.shape[-2], query.data)
-        bias = mask_to_bias(mask, query.dtype, "scaled_dot_product_attention")
+        bias = mask_to_bias(mask, query, "scaled_dot_product_attention")
     elif attn_mask is not None:
-        bias = mask_to_bias(attn_mask, query.dtype,
-                            "scaled_dot_product_attention")
+        bias = mask_to_bias(attn_mask, query, "scaled_dot_product_attention")
     output, _ = attention_with_weights(query, key, value, bias, dropout_p,
                                        scale)
     return output

@@ -29,13 +29,13 @@ from ..module import Module
 from .linear import Linear, _empty
 
 
-def blocked_to_bias(mask, dtype, caller):
+def blocked_to_bias(mask, like, caller):
     """An additive float bias from a MultiheadAttention-style mask: boolean
     True (blocked) becomes -inf, False 0; a float mask is kept as it is."""
     data = array_of(mask)
     if data.dtype.kind == "b":
-        return mask_to_bias(~data, dtype, caller)
-    return mask_to_bias(mask, dtype, caller)
+        return mask_to_bias(~data, like, caller)
+    return mask_to_bias(mask, like, caller)
 
 
 class MultiheadAttention(Module):
@@ -136,17 +136,17 @@ class MultiheadAttention(Module):
         n, _, t, _ = x.shape
         return x.transpose(1, 2).reshape(n, t, self.embed_dim)
 
-    def attention_bias(self, attn_mask, key_padding_mask, n, lq, s, dtype):
+    def attention_bias(self, attn_mask, key_padding_mask, n, lq, s, like):
         """The masks as one additive bias broadcasting to (N, H, L, S), or
-        None."""
+        None; in the dtype and on the device of the Tensor `like`."""
         name = type(self).__name__
         bias = None
         if attn_mask is not None:
             if attn_mask.ndim == 2 and tuple(attn_mask.shape) == (lq, s):
-                bias = blocked_to_bias(attn_mask, dtype, name)
+                bias = blocked_to_bias(attn_mask, like, name)
             elif attn_mask.ndim == 3 and tuple(attn_mask.shape) == \
                     (n * self.num_heads, lq, s):
-                bias = blocked_to_bias(attn_mask, dtype, name).reshape(
+                bias = blocked_to_bias(attn_mask, like, name).reshape(
                     n, self.num_heads, lq, s)
             else:
                 raise ValueError(
@@ -159,7 +159,7 @@ class MultiheadAttention(Module):
                     f"{name}: key_padding_mask of shape "
                     f"{tuple(key_padding_mask.shape)}; expected ({n}, {s}) "
                     f"(batch, S)")
-            padding = blocked_to_bias(key_padding_mask, dtype, name)
+            padding = blocked_to_bias(key_padding_mask, like, name)
             padding = padding.reshape(n, 1, 1, s)
             bias = padding if bias is None else bias + padding
         return bias
@@ -205,13 +205,16 @@ class MultiheadAttention(Module):
                 f"vdim={self.vdim}): query, key, value of shapes {query.shape}, "
                 f"{key.shape}, {value.shape} do not fit (batch_first="
                 f"{self.batch_first})")
-        bias = self.attention_bias(attn_mask, key_padding_mask, n, lq, s,
-                                   q.dtype)
+        bias = self.attention_bias(attn_mask, key_padding_mask, n, lq, s, q)
         q, k, v = self.in_projection(q, k, v)
         q, k, v = self.split_heads(q), self.split_heads(k), self.split_heads(v)
         dropout_p = self.dropout if self.training else 0.0
-        out, weights = attention_with_weights(q, k, v, bias, dropout_p,
-                                              1 / math.sqrt(self.head_dim))
+        # PyTorch computes need_weights=False with scaled_dot_product_attention
+        # (a query whose every key is masked gets 0) and need_weights=True
+        # with a plain softmax (NaN there); so does this.
+        out, weights = attention_with_weights(
+            q, k, v, bias, dropout_p, 1 / math.sqrt(self.head_dim),
+            masked_rows="nan" if need_weights else "zero")
         out = self.out_proj(self.merge_heads(out))
         if batched and not self.batch_first:
             out = out.transpose(0, 1)
