@@ -218,3 +218,16 @@ def test_07_adversarial_fine_tuning_makes_the_model_more_robust(tmp_path):
     example = next(line for line in lines if line.startswith("one held-out"))
     assert float(re.search(r"more than ([\d.]+)\)", example).group(1)) <= \
         8 / 255 + 1e-4
+
+
+# -- 8: attention and a tiny Transformer ----------------------------------------
+
+def test_08_attention_checks_out_and_a_transformer_learns_to_reverse(tmp_path):
+    status, lines, stderr = run_example("08_attention.py", "--steps", "100",
+                                        cwd=tmp_path)
+    assert_succeeded("08", status, lines, stderr,
+                     r"^reversing 6 digits: .* right after 100 steps .*: "
+                     r"learned$")
+    assert "gradcheck True, gradgradcheck True (causal=True)" in lines
+    accuracy = float(re.findall(r"digits: ([\d.]+)%", lines[-1])[0])
+    assert accuracy > 90
