@@ -1,6 +1,6 @@
 """docs/tour.md and docs/gradients.md stay true to the code.
 
-* tour.md: its nine stops come in reading order, each names its files, a
+* tour.md: its ten stops come in reading order, each names its files, a
   first thing to read and its idea; every path it mentions exists, every
   ``file::name`` reference is defined in that file (found by parsing the
   file), every ``minidl.x.y`` name imports, and every other identifier in
