@@ -157,6 +157,10 @@ def test_sdpa_float32_dropout_and_errors():
                                        attn_mask=np.zeros((3, 5), np.float64))
     with pytest.raises(ValueError, match=r"query \(2, 3, 4\) and key \(2, 5, 3\)"):
         F.scaled_dot_product_attention(q, minidl.randn(2, 5, 3), v)
+    with pytest.raises(ValueError, match=r"attn_mask of shape \(4, 5\) does not "
+                                         r"broadcast to the scores' shape "
+                                         r"\(2, 3, 5\)"):
+        F.scaled_dot_product_attention(q, k, v, attn_mask=np.ones((4, 5), bool))
     with pytest.raises(ValueError, match="same number of positions S"):
         F.scaled_dot_product_attention(q, k, minidl.randn(2, 4, 6))
 

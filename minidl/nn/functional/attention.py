@@ -28,6 +28,8 @@ A query whose every key is masked gets output 0, as in PyTorch.
 """
 import math
 
+import numpy as np
+
 from ...backend import get_array_module, move_array
 from ...ops.elementwise import where
 from ...ops.softmax import softmax
@@ -76,6 +78,19 @@ def _check_shapes(query, key, value):
         raise ValueError(
             f"scaled_dot_product_attention: key {key.shape} and value "
             f"{value.shape} must have the same number of positions S (dim -2)")
+
+
+def _check_mask_shape(mask_shape, query, key):
+    scores_shape = np.broadcast_shapes(query.shape[:-2], key.shape[:-2]) + \
+        (query.shape[-2], key.shape[-2])
+    try:
+        fits = np.broadcast_shapes(mask_shape, scores_shape) == scores_shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"scaled_dot_product_attention: attn_mask of shape "
+                         f"{tuple(mask_shape)} does not broadcast to the "
+                         f"scores' shape {scores_shape} (..., L, S)")
 
 
 def attention_with_weights(query, key, value, bias=None, dropout_p=0.0,
@@ -135,6 +150,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None,
         bias = mask_to_bias(mask, query, "scaled_dot_product_attention")
     elif attn_mask is not None:
         bias = mask_to_bias(attn_mask, query, "scaled_dot_product_attention")
+        _check_mask_shape(bias.shape, query, key)
     output, _ = attention_with_weights(query, key, value, bias, dropout_p,
                                        scale)
     return output

@@ -93,8 +93,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
         normalized_shape = (int(normalized_shape),)
     normalized_shape = tuple(int(d) for d in normalized_shape)
     k = len(normalized_shape)
-    if k == 0 or input.shape[input.ndim - k:] != normalized_shape \
-            or input.ndim < k:
+    if k == 0 or input.ndim < k or input.shape[input.ndim - k:] != \
+            normalized_shape:
         raise ValueError(f"layer_norm: input of shape {input.shape} does not end "
                          f"with normalized_shape {normalized_shape}")
     affine = []

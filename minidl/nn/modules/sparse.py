@@ -43,9 +43,8 @@ class Embedding(Module):
 
     def reset_parameters(self):
         init.normal_(self.weight)
-        if self.padding_idx is not None:
-            with_zero_row = self.weight.data
-            with_zero_row[self.padding_idx] = 0
+        if self.padding_idx is not None:  # the padding vector starts at zero
+            self.weight.data[self.padding_idx] = 0
             self.weight._version += 1
 
     def forward(self, x):
