@@ -84,11 +84,13 @@ def main(argv=None):
     optimizer = optim.AdamW(model.parameters(), lr=args.lr,
                             weight_decay=args.weight_decay)
     batches = min(len(train_loader), args.limit_batches or len(train_loader))
-    # The 1cycle policy: a warm-up over the first 10% of the steps, then a
-    # cosine decay (Transformers train badly without a warm-up).
+    # The 1cycle policy: a warm-up over the first 10% of the steps (at least
+    # two steps), then a cosine decay (Transformers train badly without a
+    # warm-up).
+    total_steps = args.epochs * batches
     scheduler = optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=args.lr, total_steps=args.epochs * batches,
-        pct_start=0.1)
+        optimizer, max_lr=args.lr, total_steps=total_steps,
+        pct_start=min(0.5, max(0.1, 2.5 / total_steps)))
 
     def loss_fn(logits, labels):
         return F.cross_entropy(logits, labels)
