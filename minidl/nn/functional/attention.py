@@ -33,7 +33,7 @@ import numpy as np
 from ...backend import get_array_module, move_array
 from ...ops.elementwise import where
 from ...ops.softmax import softmax
-from ...tensor import array_of
+from ...tensor import Tensor, array_of
 from .dropout import dropout
 
 
@@ -42,7 +42,6 @@ def mask_to_bias(mask, like, caller):
     the dtype of the Tensor `like` (the query): a boolean mask (True:
     attend) becomes 0 / -inf; a float mask is used as it is (a Tensor keeps
     its place in the graph), after a dtype check."""
-    from ...tensor import Tensor
     data = array_of(mask)
     dtype = like.dtype
     if data.dtype.kind == "b":
