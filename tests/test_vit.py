@@ -129,6 +129,12 @@ def test_convert_command_line_on_a_torchvision_vit(torch, tmp_path, capsys):
     with torch.no_grad():
         expected = reference(torch.tensor(images))
     assert_close(model(minidl.tensor(images)), expected, rtol=1e-4, atol=1e-4)
+    # evaluate / predict rebuild it from the metadata alone
+    from minidl.training.inference import load_model
+    loaded = load_model(str(target))
+    assert loaded.image_size == (32, 32)
+    assert_close(loaded.model(minidl.tensor(images)), expected, rtol=1e-4,
+                 atol=1e-4)
     with pytest.raises(convert.ConversionError, match="vit_b_16 has 12 heads"):
         convert.from_torch(source, tmp_path / "other.npz", arch="vit_b_16",
                            num_heads=2)
