@@ -14,8 +14,12 @@ What it does, in order:
    strips the ``module.`` prefix that DataParallel adds;
 2. takes the architecture from ``--arch`` or guesses it from the keys
    (``linear`` + three stages: a CIFAR ResNet of depth 6n + 2; ``fc`` +
-   four stages: resnet18/34/50 by block type and count), and the number of
-   classes from the classifier's weight;
+   four stages: resnet18/34/50 by block type and count; ``conv_proj`` +
+   ``encoder.pos_embedding``: a torchvision VisionTransformer, whose sizes
+   are read from the shapes: vit_b_16/b_32/l_16 or vit_tiny_cifar when they
+   match, else ``vision_transformer``, which needs ``--num-heads`` since
+   the head count leaves no trace in the shapes), and the number of classes
+   from the classifier's weight;
 3. builds that minidl model and checks every key and shape against it,
    listing every mismatch in one error, before anything is written;
 4. writes DST atomically (see :func:`minidl.save`): the same keys with
@@ -167,8 +171,43 @@ def _blocks_per_stage(keys, stage):
     return max(indices) + 1 if indices else 0
 
 
+def vit_config(state):
+    """The VisionTransformer settings a torchvision ViT state dict shows
+    (all but num_heads), or None when it is not one."""
+    if "conv_proj.weight" not in state or "encoder.pos_embedding" not in state:
+        return None
+    hidden_dim, _, patch_size, _ = state["conv_proj.weight"].shape
+    seq_length = state["encoder.pos_embedding"].shape[1]
+    side = int(round((seq_length - 1) ** 0.5))
+    pattern = re.compile(r"^encoder\.layers\.encoder_layer_(\d+)\.")
+    layers = {int(m.group(1)) for m in map(pattern.match, state) if m}
+    config = {"image_size": side * int(patch_size),
+              "patch_size": int(patch_size),
+              "num_layers": max(layers) + 1 if layers else 0,
+              "hidden_dim": int(hidden_dim)}
+    mlp_key = "encoder.layers.encoder_layer_0.mlp.0.weight"
+    if mlp_key in state:
+        config["mlp_dim"] = int(state[mlp_key].shape[0])
+    if "heads.pre_logits.weight" in state:
+        config["representation_size"] = int(
+            state["heads.pre_logits.weight"].shape[0])
+    return config
+
+
+def _named_vit(config):
+    """vit_b_16 etc. when `config` (without num_heads) is one of those."""
+    from .models import vit
+    for name, known in vit.CONFIGS.items():
+        if config == {k: v for k, v in known.items() if k != "num_heads"}:
+            return name
+    return None
+
+
 def guess_architecture(state):
     """The minidl model name a state dict belongs to, or None."""
+    config = vit_config(state)
+    if config is not None:
+        return _named_vit(config) or "vision_transformer"
     keys = list(state)
     stages = [_blocks_per_stage(keys, s) for s in (1, 2, 3, 4)]
     if "linear.weight" in state and stages[3] == 0 and stages[0] > 0:
@@ -189,14 +228,17 @@ def guess_architecture(state):
 
 def _head_key(arch):
     from . import models
+    if arch in models.VIT_MODELS:
+        return "heads.head.weight"
     return "linear.weight" if arch in models.CIFAR_MODELS else "fc.weight"
 
 
 # -- 3. checking against the model -------------------------------------------
-def check_against_model(path, state, arch, num_classes=None):
+def check_against_model(path, state, arch, num_classes=None, settings=None):
     """The minidl model's state dict, with the checkpoint's values, after
     checking every key and shape; fills in a missing num_batches_tracked.
-    Returns (state dict, filled keys, num_classes)."""
+    `settings`: keyword arguments for the builder (a vision_transformer's
+    sizes). Returns (state dict, filled keys, num_classes)."""
     from . import models
     if arch not in models.list_models():
         raise ConversionError("{}: unknown architecture {!r}; choose one of {}"
@@ -213,7 +255,8 @@ def check_against_model(path, state, arch, num_classes=None):
                                   path, head_key, state[head_key].shape,
                                   stored_classes, num_classes))
     guess = guess_architecture(state)  # before num_batches_tracked is filled
-    model = models.get_model(arch, num_classes=stored_classes)
+    model = models.get_model(arch, num_classes=stored_classes,
+                             **(settings or {}))
     expected = model.state_dict()
     filled = []
     for key, value in expected.items():
@@ -248,8 +291,39 @@ def check_against_model(path, state, arch, num_classes=None):
 
 
 # -- 4. writing ---------------------------------------------------------------
-def from_torch(src, dst, arch=None, num_classes=None):
+def _vit_settings(src, state, arch, num_heads):
+    """The builder keywords and metadata of a ViT checkpoint: for
+    vision_transformer its sizes (num_heads from the caller); for a named
+    ViT nothing, unless `num_heads` differs from its own."""
+    from .models import vit
+    config = vit_config(state)
+    if config is None:
+        raise ConversionError(f"{src}: no conv_proj.weight and "
+                              f"encoder.pos_embedding, so it is not a {arch}")
+    if arch != "vision_transformer":
+        expected = vit.CONFIGS[arch]["num_heads"]
+        if num_heads is not None and num_heads != expected:
+            raise ConversionError(f"{src}: {arch} has {expected} heads, not "
+                                  f"--num-heads {num_heads}; use --arch "
+                                  f"vision_transformer for another count")
+        return {}, {**vit.CONFIGS[arch]}
+    if num_heads is None:
+        raise ConversionError(
+            f"{src}: a VisionTransformer of a size minidl has no name for "
+            f"({config}); its number of heads cannot be read from the "
+            f"weights: pass --num-heads")
+    if config["hidden_dim"] % num_heads:
+        raise ConversionError(f"{src}: hidden_dim {config['hidden_dim']} is not "
+                              f"divisible by --num-heads {num_heads}")
+    config["num_heads"] = num_heads
+    return config, config
+
+
+def from_torch(src, dst, arch=None, num_classes=None, num_heads=None):
     """Convert the torch checkpoint `src` into the minidl weights file `dst`.
+
+    `num_heads`: the attention heads of a VisionTransformer that is not one
+    of the named sizes (the weights do not show it).
 
     Returns the metadata written. Raises ConversionError (naming `src`) when
     the checkpoint cannot be read or does not match the architecture; then
@@ -263,8 +337,14 @@ def from_torch(src, dst, arch=None, num_classes=None):
             raise ConversionError("{}: cannot tell the architecture from its "
                                   "keys (first keys: {}); pass --arch".format(
                                       src, list(state)[:5]))
-    state, filled, classes = check_against_model(src, state, arch, num_classes)
     from . import models, __version__
+    if arch is None and num_heads is not None and vit_config(state):
+        arch = "vision_transformer"  # the caller's head count, not a name's
+    settings, vit_metadata = {}, None
+    if arch in models.VIT_MODELS:
+        settings, vit_metadata = _vit_settings(src, state, arch, num_heads)
+    state, filled, classes = check_against_model(src, state, arch, num_classes,
+                                                 settings)
     metadata = {
         "format": "minidl-weights",
         "architecture": arch,
@@ -278,6 +358,9 @@ def from_torch(src, dst, arch=None, num_classes=None):
         "source_extra": extra,
         "minidl_version": __version__,
     }
+    if vit_metadata is not None:
+        metadata["input_size"] = vit_metadata["image_size"]
+        metadata["vit_config"] = vit_metadata
     serialization.save(state, dst, metadata=metadata)
     return metadata
 
@@ -285,15 +368,22 @@ def from_torch(src, dst, arch=None, num_classes=None):
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m minidl.convert",
-        description="Convert a PyTorch ResNet checkpoint to a minidl .npz.")
+        description="Convert a PyTorch ResNet or torchvision ViT checkpoint "
+                    "to a minidl .npz.")
     parser.add_argument("src", help="the PyTorch checkpoint (.pth, .pt, .th)")
     parser.add_argument("dst", help="the .npz file to write")
     parser.add_argument("--arch", default=None,
                         help="architecture (resnet20/32/44/56/110, "
-                             "resnet18/34/50); guessed from the keys if omitted")
+                             "resnet18/34/50, vit_b_16/b_32/l_16, vit_tiny_cifar, "
+                             "vision_transformer); guessed from the keys if "
+                             "omitted")
+    parser.add_argument("--num-heads", type=int, default=None,
+                        help="attention heads of a ViT of another size than "
+                             "the named ones (not visible in the weights)")
     args = parser.parse_args(argv)
     try:
-        metadata = from_torch(args.src, args.dst, arch=args.arch)
+        metadata = from_torch(args.src, args.dst, arch=args.arch,
+                              num_heads=args.num_heads)
     except (ConversionError, FileNotFoundError) as error:
         print("error: {}".format(error), file=sys.stderr)
         return 1

@@ -1,6 +1,6 @@
 """docs/tour.md and docs/gradients.md stay true to the code.
 
-* tour.md: its nine stops come in reading order, each names its files, a
+* tour.md: its ten stops come in reading order, each names its files, a
   first thing to read and its idea; every path it mentions exists, every
   ``file::name`` reference is defined in that file (found by parsing the
   file), every ``minidl.x.y`` name imports, and every other identifier in
@@ -32,7 +32,7 @@ TOUR = os.path.join(ROOT, "docs", "tour.md")
 GRADIENTS = os.path.join(ROOT, "docs", "gradients.md")
 
 STOPS = ["Tensor", "Autograd", "Ops", "nn", "optim", "data", "models",
-         "convert", "fine-tune"]
+         "convert", "fine-tune", "attention"]
 
 PATH = re.compile(r"^(?:minidl|examples|tests|docs|benchmarks)/[\w./-]*$")
 REFERENCE = re.compile(r"^((?:minidl|examples|tests|benchmarks)/[\w/.-]+\.py)"
@@ -179,7 +179,7 @@ def test_every_path_and_name_in_the_tour_exists():
 def test_the_tour_lists_every_numbered_example():
     examples = sorted(name for name in os.listdir(os.path.join(ROOT, "examples"))
                       if re.match(r"\d\d_.*\.py$", name))
-    assert len(examples) == 7
+    assert len(examples) == 8
     text = read(TOUR)
     for name in examples:
         assert "examples/" + name in text, name

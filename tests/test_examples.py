@@ -218,3 +218,32 @@ def test_07_adversarial_fine_tuning_makes_the_model_more_robust(tmp_path):
     example = next(line for line in lines if line.startswith("one held-out"))
     assert float(re.search(r"more than ([\d.]+)\)", example).group(1)) <= \
         8 / 255 + 1e-4
+
+
+# -- 8: attention and a tiny Transformer ----------------------------------------
+
+def test_08_attention_checks_out_and_a_transformer_learns_to_reverse(tmp_path):
+    status, lines, stderr = run_example("08_attention.py", "--steps", "100",
+                                        cwd=tmp_path)
+    assert_succeeded("08", status, lines, stderr,
+                     r"^reversing 6 digits: .* right after 100 steps .*: "
+                     r"learned$")
+    assert "gradcheck True, gradgradcheck True (causal=True)" in lines
+    accuracy = float(re.findall(r"digits: ([\d.]+)%", lines[-1])[0])
+    assert accuracy > 90
+
+
+def test_train_vit_runs_on_a_tiny_folder(tmp_path):
+    """examples/train_vit.py on 8x8 images: one epoch of a one-block ViT."""
+    pytest.importorskip("PIL")
+    data = tmp_path / "data"
+    write_folder(str(data), classes=3, per_class=6, size=8)
+    status, lines, stderr = run_example(
+        "train_vit.py", "--data", str(data), "--epochs", "2", "--patch-size",
+        "4", "--hidden-dim", "8", "--mlp-dim", "16", "--num-layers", "1",
+        "--num-heads", "2", "--batch-size", "4", "--val-split", "0.2",
+        cwd=tmp_path)
+    assert_succeeded("train_vit", status, lines, stderr,
+                     r"^after 2 epochs: held-out accuracy [\d.]+% \(chance "
+                     r"33%\), \d+ s per training epoch$")
+    assert lines[0].startswith("ViT: 8x8 images, 4x4 patches (5 tokens)")

@@ -39,6 +39,9 @@ def test_torchvision_names_resolve_through_the_published_table(monkeypatch):
     assert model_weights.resolve_model_weights("resnet56", "DEFAULT") == \
         sample_weights_path()
     assert asked[-1] == "resnet56-cifar10"
+    for arch in ("vit_b_16", "vit_b_32", "vit_l_16"):
+        model_weights.resolve_model_weights(arch, "IMAGENET1K_V1")
+        assert asked[-1] == f"{arch}-imagenet"
 
 
 def test_unknown_weights_names_are_errors():

@@ -1,4 +1,6 @@
-"""minidl.models: ResNets for CIFAR-10 and ImageNet, with PyTorch's names.
+"""minidl.models: ResNets for CIFAR-10 and ImageNet, and Vision
+Transformers (vit_b_16, vit_b_32, vit_l_16, vit_tiny_cifar), with PyTorch's
+and torchvision's names.
 
 Each builder takes ``num_classes`` and ``weights``: a path to an ``.npz``
 made by ``python -m minidl.convert``, a PyTorch checkpoint (converted on
@@ -22,6 +24,8 @@ from .cifar_resnet import CifarResNet
 from .common import head_parameter_names, replace_head
 from .resnet import BasicBlock, Bottleneck, ResNet
 from .weights import WEIGHTS_NAMES, load_into, load_weights, resolve_model_weights
+from . import vit
+from .vit import VisionTransformer
 
 
 def _num_classes(name, num_classes, weights, default):
@@ -98,14 +102,64 @@ def resnet50(num_classes=None, weights=None):
                   1000, num_classes, weights)
 
 
+def vit_b_16(num_classes=None, weights=None, **overrides):
+    """ViT-B/16 (torchvision layout, 86M parameters), 1000 classes unless
+    told; `overrides` change settings such as ``image_size`` or
+    ``dropout``."""
+    return _build("vit_b_16", lambda n: vit.vision_transformer(
+        "vit_b_16", n, **overrides), 1000, num_classes, weights)
+
+
+def vit_b_32(num_classes=None, weights=None, **overrides):
+    """ViT-B/32 (torchvision layout, 88M parameters)."""
+    return _build("vit_b_32", lambda n: vit.vision_transformer(
+        "vit_b_32", n, **overrides), 1000, num_classes, weights)
+
+
+def vit_l_16(num_classes=None, weights=None, **overrides):
+    """ViT-L/16 (torchvision layout, 304M parameters)."""
+    return _build("vit_l_16", lambda n: vit.vision_transformer(
+        "vit_l_16", n, **overrides), 1000, num_classes, weights)
+
+
+def vit_tiny_cifar(num_classes=None, weights=None, **overrides):
+    """A small ViT for 32 x 32 images: 4 x 4 patches, 6 blocks of width 192,
+    3 heads, MLP 768 (2.7M parameters); 10 classes unless told."""
+    return _build("vit_tiny_cifar", lambda n: vit.vision_transformer(
+        "vit_tiny_cifar", n, **overrides), 10, num_classes, weights)
+
+
+def vision_transformer(num_classes=None, weights=None, **config):
+    """A ViT of any size: VisionTransformer's settings as keywords, or, with
+    `weights` (a file converted from a ViT of another size), the settings
+    stored in its metadata (``vit_config``)."""
+    if weights is not None:
+        _, metadata = load_weights(weights)
+        config = {**metadata.get("vit_config", {}), **config}
+    missing = [key for key in ("image_size", "patch_size", "num_layers",
+                               "num_heads", "hidden_dim", "mlp_dim")
+               if key not in config]
+    if missing:
+        raise ValueError(f"vision_transformer: missing settings {missing} "
+                         f"(give them, or weights whose metadata has them)")
+    return _build("vision_transformer",
+                  lambda n: VisionTransformer(num_classes=n, **config), 1000,
+                  num_classes, weights)
+
+
 _BUILDERS = {
     "resnet20": resnet20, "resnet32": resnet32, "resnet44": resnet44,
     "resnet56": resnet56, "resnet110": resnet110,
     "resnet18": resnet18, "resnet34": resnet34, "resnet50": resnet50,
 }
+_BUILDERS.update({"vit_b_16": vit_b_16, "vit_b_32": vit_b_32,
+                  "vit_l_16": vit_l_16, "vit_tiny_cifar": vit_tiny_cifar,
+                  "vision_transformer": vision_transformer})
 
 CIFAR_MODELS = ("resnet20", "resnet32", "resnet44", "resnet56", "resnet110")
 IMAGENET_MODELS = ("resnet18", "resnet34", "resnet50")
+VIT_MODELS = ("vit_b_16", "vit_b_32", "vit_l_16", "vit_tiny_cifar",
+              "vision_transformer")
 
 
 def list_models():
@@ -150,3 +204,5 @@ __all__ = ["BasicBlock", "Bottleneck", "CifarResNet", "ResNet", "WEIGHTS_NAMES",
            "head_parameter_names", "list_models", "load_pretrained",
            "load_weights", "replace_head", "resnet110", "resnet18", "resnet20",
            "resnet32", "resnet34", "resnet44", "resnet50", "resnet56"]
+__all__ += ["VisionTransformer", "vision_transformer", "vit_b_16", "vit_b_32",
+            "vit_l_16", "vit_tiny_cifar"]

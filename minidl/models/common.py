@@ -1,7 +1,8 @@
 """What every classification model here shares: its classifier head.
 
 A model names its final Linear layer in ``head_name`` (``"linear"`` for the
-CIFAR ResNets, ``"fc"`` for the ImageNet ones). Fine-tuning replaces it with
+CIFAR ResNets, ``"fc"`` for the ImageNet ones, the dotted path ``"heads.head"``
+for the Vision Transformers). Fine-tuning replaces it with
 a fresh one for the new classes and often gives it its own learning rate,
 which needs the names of its parameters.
 """
@@ -18,7 +19,9 @@ def replace_head(model, num_classes):
         raise TypeError("replace_head: {} does not say which layer is its "
                         "classifier (no head_name attribute)".format(
                             type(model).__name__))
-    old = getattr(model, name)
+    parent_name, _, local_name = name.rpartition(".")  # ViT: "heads.head"
+    parent = model.get_submodule(parent_name)
+    old = getattr(parent, local_name)
     if not isinstance(old, nn.Linear):
         raise TypeError("replace_head: {}.{} is a {}, expected Linear".format(
             type(model).__name__, name, type(old).__name__))
@@ -28,7 +31,7 @@ def replace_head(model, num_classes):
     new = nn.Linear(old.in_features, num_classes, bias=old.bias is not None)
     new.to(old.weight.device, old.weight.dtype)
     new.train(old.training)
-    setattr(model, name, new)
+    setattr(parent, local_name, new)
     model.num_classes = num_classes
     return new
 
@@ -38,7 +41,7 @@ def head_parameter_names(model):
     ``["fc.weight", "fc.bias"]``."""
     name = model.head_name
     return [name + "." + local for local, _ in
-            getattr(model, name).named_parameters()]
+            model.get_submodule(name).named_parameters()]
 
 
 class ClassifierMixin:
@@ -48,7 +51,7 @@ class ClassifierMixin:
     head_name = None
 
     def get_classifier(self):
-        return getattr(self, self.head_name)
+        return self.get_submodule(self.head_name)
 
     def reset_classifier(self, num_classes):
         """Replace the classifier by a fresh one with `num_classes` outputs."""

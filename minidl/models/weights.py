@@ -51,6 +51,9 @@ WEIGHTS_NAMES = {
     "resnet32": {"CIFAR10_V1": "resnet32-cifar10"},
     "resnet44": {"CIFAR10_V1": "resnet44-cifar10"},
     "resnet56": {"CIFAR10_V1": "resnet56-cifar10"},
+    "vit_b_16": {"IMAGENET1K_V1": "vit_b_16-imagenet"},
+    "vit_b_32": {"IMAGENET1K_V1": "vit_b_32-imagenet"},
+    "vit_l_16": {"IMAGENET1K_V1": "vit_l_16-imagenet"},
 }
 
 

@@ -66,14 +66,15 @@ def read_model_file(path):
     return state, metadata
 
 
-def build_model(architecture, state, path):
+def build_model(architecture, state, path, settings=None):
     """The `architecture` model with `state` loaded, its head sized to the
-    state's classifier (`path` names the file in errors)."""
+    state's classifier (`path` names the file in errors). `settings`: the
+    builder's keywords (a converted ViT's ``vit_config``)."""
     if architecture not in models.list_models():
         raise ValueError("{}: its metadata names no known architecture (found "
                          "{!r}); expected one of {}".format(
                              path, architecture, ", ".join(models.list_models())))
-    model = models.get_model(architecture)
+    model = models.get_model(architecture, **(settings or {}))
     head = models.head_parameter_names(model)[0]
     if head not in state:
         raise ValueError("{}: no {} entry; is it a {} state dict?".format(
@@ -93,7 +94,8 @@ def load_model(path, device=None):
     """A LoadedModel (in eval mode) from a checkpoint or weights file."""
     state, metadata = read_model_file(path)
     architecture = metadata.get("architecture")
-    model = build_model(architecture, state, path)
+    model = build_model(architecture, state, path,
+                        metadata.get("vit_config"))
     num_classes = model.num_classes
     device = backend.Device(device) if device is not None else \
         backend.Device("cpu")

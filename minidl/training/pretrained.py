@@ -65,6 +65,23 @@ PUBLISHED = {
         "file": "resnet18-f37072fd.pth", "architecture": "resnet18",
         "sha256": "f37072fd"},
 }
+# torchvision's ImageNet ViTs (IMAGENET1K_V1); like resnet18's, only the
+# digest prefix in the file name is published.
+_TORCHVISION = "https://download.pytorch.org/models/"
+PUBLISHED.update({
+    "vit_b_16-imagenet": {
+        "url": _TORCHVISION + "vit_b_16-c867db91.pth",
+        "file": "vit_b_16-c867db91.pth", "architecture": "vit_b_16",
+        "sha256": "c867db91"},
+    "vit_b_32-imagenet": {
+        "url": _TORCHVISION + "vit_b_32-d86f8d99.pth",
+        "file": "vit_b_32-d86f8d99.pth", "architecture": "vit_b_32",
+        "sha256": "d86f8d99"},
+    "vit_l_16-imagenet": {
+        "url": _TORCHVISION + "vit_l_16-852ce7e3.pth",
+        "file": "vit_l_16-852ce7e3.pth", "architecture": "vit_l_16",
+        "sha256": "852ce7e3"},
+})
 
 
 class WeightsError(ValueError):

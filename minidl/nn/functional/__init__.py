@@ -10,3 +10,6 @@ from .loss import cross_entropy, mse_loss, nll_loss  # noqa: F401
 from .normalization import batch_norm  # noqa: F401
 from .conv import conv2d, conv_transpose2d  # noqa: F401
 from .pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: F401
+from .attention import scaled_dot_product_attention  # noqa: F401
+from .embedding import embedding  # noqa: F401
+from .layer_norm import layer_norm  # noqa: F401
