@@ -4,9 +4,12 @@ Broadcasting copies an input along new or size-1 axes, so its gradient is
 the output gradient summed back over those axes (``sum_to_shape``). That is
 done here, in one place, for every binary op.
 """
+import numbers
+
 import numpy as np
 
 from ..autograd.function import Function
+from ..backend import get_array_module
 
 
 def promote(x, y, true_division=False):
@@ -115,15 +118,23 @@ class Neg(Function):
 class Pow(Function):
     """z = x ** y.  dz/dx = y x^(y-1), dz/dy = z log(x).
 
-    log(x) exists only for x > 0. As in PyTorch, dz/dy is taken as 0 at
-    x = 0 (z is 0 or 1 there for y >= 0) and is NaN for x < 0, where x ** y
-    is defined only for integer y and is not differentiable in y.
+    At the points where these formulas give 0 * inf, the gradients follow
+    PyTorch: dz/dx = 0 where y = 0 (x ** 0 is 1 for every x, 0 ** 0
+    included), and dz/dy = 0 where x = 0 and y >= 0 (z is 0 or 1 there).
+    For x = 0 and y < 0, dz/dy = z log(0) = -inf; for x < 0, where x ** y
+    is defined only for integer y, dz/dy is NaN.
+
+    Integer tensors to negative integer tensor powers give what PyTorch
+    gives: 1 ** y = 1, (-1) ** y = +-1, and 0 for every other base.
     """
 
     def to_save(self, inputs, outputs):
         return inputs + outputs
 
     def forward(self, x, y):
+        xp = get_array_module(x)
+        if x.dtype.kind in "iub" and y.dtype.kind in "iub" and (y < 0).any():
+            return _integer_power(x, y, xp)
         return x ** y
 
     def backward(self, gz):
@@ -131,14 +142,27 @@ class Pow(Function):
         x, y, z = self.saved_tensors
         gx = gy = None
         if self.needs_input_grad[0]:
-            gx = sum_to_shape(gz * y * x ** (y - 1), x.shape)
+            y_is_zero = y.data == 0
+            # y - 1 replaced by 1 where y = 0, so that no 0 * inf enters
+            # the graph; those elements get the gradient 0.
+            exponent = where(y_is_zero, 1.0, y - 1)
+            gx = where(y_is_zero, 0.0, gz * y * x ** exponent)
+            gx = sum_to_shape(gx, x.shape)
         if self.needs_input_grad[1]:
-            positive = x.data > 0
-            # log of 1 where x <= 0, so that no NaN enters the graph.
-            log_x = log(where(positive, x, 1.0))
-            gy = where(x.data < 0, np.nan, gz * z * log_x)
-            gy = sum_to_shape(gy, y.shape)
+            log_x = log(where(x.data > 0, x, 1.0))  # no NaN in the graph
+            slope = where(x.data < 0, np.nan,
+                          where(x.data == 0, -np.inf, z * log_x))
+            zero_slope = (x.data == 0) & (y.data >= 0)
+            gy = sum_to_shape(where(zero_slope, 0.0, gz * slope), y.shape)
         return gx, gy
+
+
+def _integer_power(x, y, xp):
+    """x ** y for integer arrays where some y < 0, as PyTorch computes it."""
+    result = x ** xp.abs(y)
+    odd = y % 2 == 1
+    negative_power = xp.where(x == 1, 1, xp.where(x == -1, xp.where(odd, -1, 1), 0))
+    return xp.where(y < 0, negative_power, result).astype(result.dtype)
 
 
 def add(x, y):
@@ -162,4 +186,16 @@ def neg(x):
 
 
 def pow(x, exponent):
+    """x ** exponent, broadcast (see :class:`Pow` for the gradients).
+
+    As in PyTorch, an integer tensor to a negative Python integer power
+    raises (the result would not be an integer).
+    """
+    from ..tensor import Tensor
+    base = x if isinstance(x, Tensor) else None
+    if base is not None and base.dtype.kind in "iub" and \
+            isinstance(exponent, numbers.Integral) and exponent < 0:
+        raise RuntimeError("Integers to negative integer powers are not "
+                           f"allowed. (pow: a {base.dtype} tensor to the "
+                           f"power {exponent}; convert it with .float() first)")
     return Pow()(*promote(x, exponent))

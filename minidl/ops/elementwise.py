@@ -192,6 +192,55 @@ class Clone(Function):
         return gy
 
 
+class Sign(Function):
+    """y = sign(x) in {-1, 0, 1}.  dy/dx = 0 (as PyTorch, also at 0)."""
+
+    def forward(self, x):
+        return get_array_module(x).sign(x)
+
+    def backward(self, gy):
+        return gy * 0
+
+
+class MaximumMinimum(Function):
+    """z = maximum(x, y) (or minimum), broadcast; the dtype is kept.
+
+    dx = unbroadcast(g * wx), dy = unbroadcast(g * wy), with constant
+    weights as in PyTorch: for maximum wx = 1 where x > y, 0 where x < y,
+    1/2 at ties (ties share the gradient half and half), and wy likewise.
+    Where x or y is NaN (the result is NaN) both get weight 1, as PyTorch.
+    The weights are constants, so the second derivative is 0.
+    """
+
+    def __init__(self, take_larger):
+        self.take_larger = take_larger
+
+    @property
+    def name(self):
+        return "maximum" if self.take_larger else "minimum"
+
+    def forward(self, x, y):
+        xp = get_array_module(x)
+        self.shapes = x.shape, y.shape
+        result = xp.maximum(x, y) if self.take_larger else xp.minimum(x, y)
+        if result.dtype.kind in "fc":
+            x_loses = x < y if self.take_larger else x > y
+            y_loses = x > y if self.take_larger else x < y
+            half_at_ties = (x == y) * 0.5
+            self.weights = [(1 - loses - half_at_ties).astype(result.dtype)
+                            for loses in (x_loses, y_loses)]
+        return result
+
+    def backward(self, gz):
+        from ..tensor import Tensor
+        grads = []
+        for needed, weight, shape in zip(self.needs_input_grad, self.weights,
+                                         self.shapes):
+            grads.append(sum_to_shape(gz * Tensor(weight), shape) if needed
+                         else None)
+        return tuple(grads)
+
+
 def exp(x):
     return Exp()(x)
 
@@ -223,9 +272,8 @@ def relu(x):
 
 
 def sign(x):
-    """-1, 0 or 1 (no gradient)."""
-    from ..tensor import Tensor
-    return Tensor(get_array_module(_data(x)).sign(_data(x)))
+    """-1, 0 or 1 element-wise; the gradient is 0 (as PyTorch)."""
+    return Sign()(x)
 
 
 def where(condition, x, y):
@@ -253,11 +301,7 @@ def minimum(x, y):
 
 
 def _max_or_min(x, y, take_larger):
-    x, y = promote(x, y)
-    pick_x = x.data > y.data if take_larger else x.data < y.data
-    tie = x.data == y.data
-    # Ties share the gradient equally between x and y, as PyTorch does.
-    return where(pick_x, x, where(tie, (x + y) * 0.5, y))
+    return MaximumMinimum(take_larger)(*promote(x, y))
 
 
 def clamp(x, min=None, max=None):
