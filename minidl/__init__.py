@@ -15,6 +15,12 @@ from .tensor import (Tensor, arange, as_tensor, bool_, empty, float16, float32,
                      uint8, zeros, zeros_like)
 
 _install_methods(Tensor)
+from .autograd.inference_mode import inference_mode  # noqa: E402,F401
+from .dtypes import (bfloat16, cdouble, cfloat, complex64, complex128,  # noqa: E402,F401
+                     double, half, int8, int16, long, short)
+from .tensor_utils import (from_numpy, get_default_dtype, is_floating_point,  # noqa: E402,F401
+                           is_tensor)
+from .dtypes import bool_ as bool, float32 as float, int32 as int  # noqa: E402,F401,A001
 
 
 class cuda:
