@@ -33,5 +33,6 @@ from . import nn  # noqa: E402
 from .serialization import load, save  # noqa: E402
 from . import models  # noqa: E402  (after nn, which it builds on)
 from . import data, optim  # noqa: E402
+from . import special  # noqa: E402,F401
 
 __version__ = "0.1.0"

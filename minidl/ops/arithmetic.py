@@ -33,6 +33,30 @@ def promote(x, y, true_division=False):
     return x, y
 
 
+def require_kind(op, x, kinds, expected):
+    """Refuse a tensor whose dtype kind is not in `kinds` ("b" bool, "i"
+    and "u" integers, "f" floats), as PyTorch refuses it: a
+    NotImplementedError (a RuntimeError) naming the op and the dtype."""
+    if x.dtype.kind not in kinds:
+        raise NotImplementedError(f"{op}: not implemented for {x.dtype} "
+                                  f"tensors (expected {expected}, as PyTorch)")
+
+
+def floating(x):
+    """x as a floating tensor: integer and bool tensors become float32
+    (PyTorch's default dtype), as ``sin`` of an int64 tensor does in
+    PyTorch. Floating tensors pass through."""
+    from ..tensor import float32
+    return x if x.dtype.kind in "fc" else x.to(dtype=float32)
+
+
+def promote_floating(x, y):
+    """x and y promoted (``promote``), then made floating (``floating``):
+    the operands of a binary function that only floats have (atan2)."""
+    x, y = promote(x, y)
+    return floating(x), floating(y)
+
+
 def sum_to_shape(grad, shape):
     """Sum `grad` (a Tensor) over the axes that broadcasting added to `shape`.
 
@@ -133,6 +157,8 @@ class Pow(Function):
 
     def forward(self, x, y):
         xp = get_array_module(x)
+        if x.dtype.kind == "b" and y.dtype.kind == "b":
+            return x | ~y  # True ** False is True; False ** True is False
         if x.dtype.kind in "iub" and y.dtype.kind in "iub" and (y < 0).any():
             return _integer_power(x, y, xp)
         return x ** y
@@ -165,11 +191,17 @@ def _integer_power(x, y, xp):
     return xp.where(y < 0, negative_power, result).astype(result.dtype)
 
 
-def add(x, y):
+def add(x, y, alpha=1):
+    """x + alpha * y."""
+    if alpha != 1:
+        y = y * alpha
     return Add()(*promote(x, y))
 
 
-def sub(x, y):
+def sub(x, y, alpha=1):
+    """x - alpha * y."""
+    if alpha != 1:
+        y = y * alpha
     return Sub()(*promote(x, y))
 
 
@@ -177,8 +209,17 @@ def mul(x, y):
     return Mul()(*promote(x, y))
 
 
-def div(x, y):
+def div(x, y, rounding_mode=None):
+    """x / y. As in PyTorch, integers divide to float32, and
+    rounding_mode 'trunc' or 'floor' rounds the quotient (keeping integer
+    dtypes; the gradient is then 0, see ``rounding.DivRounded``)."""
+    if rounding_mode is not None:
+        from .rounding import div_rounded
+        return div_rounded(x, y, rounding_mode)
     return Div()(*promote(x, y, true_division=True))
+
+
+true_divide = divide = div  # PyTorch's aliases
 
 
 def neg(x):
@@ -198,4 +239,7 @@ def pow(x, exponent):
         raise RuntimeError("Integers to negative integer powers are not "
                            f"allowed. (pow: a {base.dtype} tensor to the "
                            f"power {exponent}; convert it with .float() first)")
+    if base is not None and base.dtype.kind == "b" and \
+            isinstance(exponent, Tensor) and exponent.dtype.kind == "b":
+        require_kind("pow", exponent, "iufc", "a number exponent for a bool base")
     return Pow()(*promote(x, exponent))
