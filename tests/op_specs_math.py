@@ -148,7 +148,33 @@ def draw_prelu(data):
     return [values(data, shape, "nonzero"), values(data, weight_shape)], {}
 
 
+AROUND_0 = uniform(-3, 3)
 KINKED_AT_0 = segments((-3.0, -0.2), (0.2, 3.0))
+
+
+def draw_mixed_index(data):
+    """x[i, :, idx] and friends: an integer and an integer array apart,
+    which PyTorch (and minidl) index differently from NumPy."""
+    shape = tuple(data.draw(st.integers(1, 3), label="side") for _ in range(3))
+    rng = _rng(data)
+    form = data.draw(st.sampled_from(["int : array", "array : int", ": int array"]),
+                     label="form")
+    count = data.draw(st.integers(1, 4), label="count")
+    if form == "int : array":
+        index = (int(rng.integers(0, shape[0])), slice(None),
+                 rng.integers(0, shape[2], count))
+    elif form == "array : int":
+        index = (rng.integers(0, shape[0], count), slice(None),
+                 int(rng.integers(0, shape[2])))
+    else:
+        index = (slice(None), int(rng.integers(0, shape[1])),
+                 rng.integers(0, shape[2], count))
+    return [values(data, shape)], {"index": index}
+
+
+def _index_with_tensors(lib, index):
+    return tuple(lib.tensor(item) if isinstance(item, np.ndarray) else item
+                 for item in index)
 
 
 def _torch_div_trunc(torch, x, y):
@@ -157,16 +183,16 @@ def _torch_div_trunc(torch, x, y):
 
 MATH_SPECS = [
     # -- trigonometric and hyperbolic
-    OpSpec("sin", unary := uniform(-3, 3), lambda lib, x: lib.sin(x)),
-    OpSpec("cos", unary, lambda lib, x: x.cos()),
+    OpSpec("sin", AROUND_0, lambda lib, x: lib.sin(x)),
+    OpSpec("cos", AROUND_0, lambda lib, x: x.cos()),
     OpSpec("tan", uniform(-1.2, 1.2), lambda lib, x: lib.tan(x)),
     OpSpec("asin", uniform(-0.9, 0.9), lambda lib, x: lib.asin(x)),
     OpSpec("arcsin", uniform(-0.9, 0.9), lambda lib, x: x.arcsin()),
     OpSpec("acos", uniform(-0.9, 0.9), lambda lib, x: lib.acos(x)),
-    OpSpec("atan", unary, lambda lib, x: x.atan()),
-    OpSpec("sinh", unary, lambda lib, x: lib.sinh(x)),
-    OpSpec("cosh", unary, lambda lib, x: x.cosh()),
-    OpSpec("asinh", unary, lambda lib, x: lib.asinh(x)),
+    OpSpec("atan", AROUND_0, lambda lib, x: x.atan()),
+    OpSpec("sinh", AROUND_0, lambda lib, x: lib.sinh(x)),
+    OpSpec("cosh", AROUND_0, lambda lib, x: x.cosh()),
+    OpSpec("asinh", AROUND_0, lambda lib, x: lib.asinh(x)),
     OpSpec("acosh", uniform(1.2, 3), lambda lib, x: lib.acosh(x)),
     OpSpec("atanh", uniform(-0.8, 0.8), lambda lib, x: lib.atanh(x)),
     OpSpec("atan2", uniform_pair(0.3, 2, 0.3, 2, nonzero=True),
@@ -174,13 +200,13 @@ MATH_SPECS = [
     OpSpec("hypot", uniform_pair(0.3, 2, 0.3, 2, nonzero=True),
            lambda lib, x, y: lib.hypot(x, y)),
     # -- exponentials, logarithms, powers
-    OpSpec("exp2", unary, lambda lib, x: lib.exp2(x)),
-    OpSpec("expm1", unary, lambda lib, x: x.expm1()),
+    OpSpec("exp2", AROUND_0, lambda lib, x: lib.exp2(x)),
+    OpSpec("expm1", AROUND_0, lambda lib, x: x.expm1()),
     OpSpec("log2", uniform(0.3, 3), lambda lib, x: lib.log2(x)),
     OpSpec("log10", uniform(0.3, 3), lambda lib, x: x.log10()),
     OpSpec("log1p", uniform(-0.7, 3), lambda lib, x: lib.log1p(x)),
     OpSpec("rsqrt", uniform(0.3, 3), lambda lib, x: lib.rsqrt(x)),
-    OpSpec("square", unary, lambda lib, x: lib.square(x)),
+    OpSpec("square", AROUND_0, lambda lib, x: lib.square(x)),
     OpSpec("reciprocal", uniform_pair(0.3, 2, 0.3, 2, nonzero=True),
            lambda lib, x, y: x.reciprocal() * y),
     OpSpec("logaddexp", uniform_pair(-3, 3, -3, 3),
@@ -190,8 +216,9 @@ MATH_SPECS = [
     OpSpec("xlogy", uniform_pair(-2, 2, 0.3, 3), lambda lib, x, y: lib.xlogy(x, y)),
     OpSpec("float_power", uniform_pair(0.3, 2, -2, 2),
            lambda lib, x, y: lib.float_power(x, y)),
-    OpSpec("erf", unary, lambda lib, x: lib.erf(x)),
+    OpSpec("erf", AROUND_0, lambda lib, x: lib.erf(x)),
     OpSpec("erfc", uniform(-3, 5), lambda lib, x: lib.erfc(x)),
+    OpSpec("erfinv", uniform(-0.95, 0.95), lambda lib, x: x.erfinv()),
     # -- rounding (zero gradients) and remainders
     OpSpec("floor", off_grid(), lambda lib, x: lib.floor(x) * x),
     OpSpec("ceil", off_grid(), lambda lib, x: x.ceil() * x),
@@ -223,7 +250,17 @@ MATH_SPECS = [
            lambda lib, x, max: x.clamp_max(max)),
     OpSpec("clip", draw_clamp_bounds("min"),
            lambda lib, x, min: lib.clip(x, min=min, max=min + 1.0)),
-    OpSpec("nan_to_num", unary, lambda lib, x: lib.nan_to_num(x) * x),
+    OpSpec("nan_to_num", AROUND_0, lambda lib, x: lib.nan_to_num(x) * x),
+    # -- compositions
+    OpSpec("addcmul", draw_lerp, lambda lib, x, a, b: lib.addcmul(x, a, b, value=0.5)),
+    OpSpec("addcdiv", uniform_pair(0.3, 2, 0.3, 2, nonzero=True),
+           lambda lib, x, y: x.addcdiv(y, y * y + 1, value=-2.0)),
+    OpSpec("logit", uniform(0.1, 0.9), lambda lib, x: lib.logit(x)),
+    OpSpec("logit_eps", uniform(0.05, 0.95), lambda lib, x: x.logit(eps=0.01)),
+    OpSpec("deg2rad_rad2deg", AROUND_0, lambda lib, x: lib.deg2rad(x) * lib.rad2deg(x)),
+    # -- indexing: an integer and an array apart (PyTorch's rule)
+    OpSpec("getitem_int_and_array", draw_mixed_index,
+           lambda lib, x, index: x[_index_with_tensors(lib, index)]),
 ]
 
 # The activations of nn.functional (lib.nn.functional is F in both).

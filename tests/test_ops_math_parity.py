@@ -58,7 +58,7 @@ UNARY = {
     "asinh": (-4, 4), "acosh": (1, 4), "atanh": (-0.9, 0.9),
     "arcsin": (-1, 1), "arctan": (-4, 4), "exp2": (-4, 4), "expm1": (-3, 3),
     "log2": (1, 5), "log10": (1, 5), "log1p": (0, 5), "rsqrt": (1, 5),
-    "erf": (-3, 3), "erfc": (-3, 3), "reciprocal": (1, 5), "square": (-4, 4),
+    "erf": (-3, 3), "erfc": (-3, 3), "erfinv": (-1, 1), "reciprocal": (1, 5), "square": (-4, 4),
     "floor": (-4, 4), "ceil": (-4, 4), "trunc": (-4, 4), "round": (-4, 4),
     "sign": (-4, 4), "frac": (-4, 4), "nan_to_num": (-4, 4),
     "sigmoid": (-4, 4), "exp": (-3, 3), "sqrt": (1, 5), "abs": (-4, 4),
@@ -324,7 +324,7 @@ SPECIAL = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -2.5, 1e-30, 3e38])
 @pytest.mark.parametrize("name", ["isnan", "isinf", "isfinite", "isposinf",
                                   "isneginf", "sign", "floor", "round", "sqrt",
                                   "log1p", "expm1", "rsqrt", "reciprocal",
-                                  "erf", "erfc", "sigmoid", "exp2", "atan",
+                                  "erf", "erfc", "erfinv", "sigmoid", "exp2", "atan",
                                   "nan_to_num", "square", "frac", "trunc"])
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_special_values_like_torch(torch, name):
@@ -418,4 +418,8 @@ def test_special_namespace_and_erf_aliases(torch):
     for name in ("erf", "erfc", "expit", "expm1", "exp2", "log1p"):
         assert_close(getattr(minidl.special, name)(mine),
                      getattr(torch.special, name)(theirs), name=name)
+    inside = np.array([-0.999999, -0.4, 1e-8, 0.6, 1 - 1e-12])
+    assert_close(minidl.special.erfinv(minidl.tensor(inside)),
+                 torch.special.erfinv(torch.tensor(inside)), rtol=1e-13,
+                 name="erfinv")
     assert minidl.erf is minidl.special.erf is minidl.nn.functional.erf

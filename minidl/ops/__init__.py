@@ -10,11 +10,12 @@ from .reduction import amax, amin, logsumexp, max, mean, min, std, sum, var
 from .shape import (cat, expand, flatten, pad, permute, reshape, squeeze, stack,
                     transpose, unsqueeze)
 from .softmax import log_softmax, softmax
-from .arithmetic import divide, true_divide  # noqa: F401
+from .arithmetic import addcdiv, addcmul, divide, positive, true_divide  # noqa: F401
 from .elementwise import clamp_max, clamp_min, clip  # noqa: F401
-from .error_function import erf, erfc  # noqa: F401
+from .error_function import erf, erfc, erfinv  # noqa: F401
 from .exp_log import (exp2, expm1, float_power, log1p, log2, log10,  # noqa: F401
-                      logaddexp, logaddexp2, reciprocal, rsqrt, square, xlogy)
+                      logaddexp, logaddexp2, logit, reciprocal, rsqrt, square,
+                      xlogy)
 from .float_checks import (equal, isclose, isfinite, isinf, isnan,  # noqa: F401
                            isneginf, isposinf, nan_to_num)
 from .interpolation import lerp  # noqa: F401
@@ -25,9 +26,10 @@ from .rounding import (ceil, copysign, fix, floor, floor_divide, fmod,  # noqa: 
                        frac, remainder, round, trunc)
 from .trig import (acos, acosh, arccos, arccosh, arcsin, arcsinh,  # noqa: F401
                    arctan, arctan2, arctanh, asin, asinh, atan, atan2, atanh,
-                   cos, cosh, hypot, sin, sinh, tan)
+                   cos, cosh, deg2rad, hypot, rad2deg, sin, sinh, tan)
 
 absolute, negative, multiply, subtract = abs, neg, mul, sub  # PyTorch's aliases
+sgn = sign
 
 # The math ops above as Tensor methods (x.sin(), x.remainder(2)); each
 # also gets an in-place form x.sin_() (see _in_place).
@@ -42,7 +44,7 @@ MATH_METHODS = {
     "log1p": log1p, "rsqrt": rsqrt, "square": square,
     "reciprocal": reciprocal, "logaddexp": logaddexp,
     "logaddexp2": logaddexp2, "xlogy": xlogy, "float_power": float_power,
-    "erf": erf, "erfc": erfc,
+    "erf": erf, "erfc": erfc, "erfinv": erfinv,
     "floor": floor, "ceil": ceil, "trunc": trunc, "fix": fix,
     "round": round, "frac": frac, "fmod": fmod, "remainder": remainder,
     "floor_divide": floor_divide, "copysign": copysign,
@@ -59,6 +61,8 @@ MATH_METHODS = {
     "exp": exp, "log": log, "sqrt": sqrt, "abs": abs, "neg": neg,
     "sigmoid": sigmoid, "tanh": tanh, "relu": relu, "sign": sign,
     "pow": pow, "maximum": maximum, "minimum": minimum,
+    "addcmul": addcmul, "addcdiv": addcdiv, "logit": logit,
+    "deg2rad": deg2rad, "rad2deg": rad2deg, "sgn": sign,
 }
 MATH_QUERIES = {
     "isnan": isnan, "isinf": isinf, "isfinite": isfinite,
@@ -144,7 +148,7 @@ def _install_math_methods(tensor_class):
         "__and__": bitwise_and, "__rand__": _swap(bitwise_and),
         "__or__": bitwise_or, "__ror__": _swap(bitwise_or),
         "__xor__": bitwise_xor, "__rxor__": _swap(bitwise_xor),
-        "__invert__": bitwise_not,
+        "__invert__": bitwise_not, "__pos__": positive,
         "__lshift__": bitwise_left_shift,
         "__rlshift__": _swap(bitwise_left_shift),
         "__rshift__": bitwise_right_shift,
@@ -156,7 +160,8 @@ def _install_math_methods(tensor_class):
         "__ixor__": "bitwise_xor", "__ilshift__": "bitwise_left_shift",
         "__irshift__": "bitwise_right_shift", "__ipow__": "pow",
     }
-    for name, function in {**operators, **MATH_METHODS, **MATH_QUERIES}.items():
+    for name, function in {**operators, **MATH_METHODS, **MATH_QUERIES,
+                           "positive": positive}.items():
         setattr(tensor_class, name, function)
     for name, function in MATH_METHODS.items():
         if not hasattr(tensor_class, name + "_"):

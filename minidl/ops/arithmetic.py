@@ -222,6 +222,21 @@ def div(x, y, rounding_mode=None):
 true_divide = divide = div  # PyTorch's aliases
 
 
+def addcmul(input, tensor1, tensor2, value=1):
+    """input + value * tensor1 * tensor2 (made of Mul and Add)."""
+    return add(input, mul(tensor1, tensor2), alpha=value)
+
+
+def addcdiv(input, tensor1, tensor2, value=1):
+    """input + value * tensor1 / tensor2 (made of Div and Add)."""
+    return add(input, div(tensor1, tensor2), alpha=value)
+
+
+def positive(input):
+    """input itself (``+x``), as PyTorch."""
+    return input
+
+
 def neg(x):
     return Neg()(x)
 

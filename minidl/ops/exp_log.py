@@ -216,6 +216,15 @@ def xlogy(input, other):
     return where(x_is_zero, 0.0, x * log(safe_y))
 
 
+def logit(input, eps=None):
+    """log(p / (1 - p)), p = input clamped to [eps, 1 - eps] when eps is
+    given (made of Clamp, Log, Sub, Div)."""
+    p = floating(input)
+    if eps is not None:
+        p = p.clamp(eps, 1 - eps)
+    return log(p / (1 - p))
+
+
 def float_power(input, exponent):
     """input ** exponent computed in float64, as PyTorch."""
     from ..tensor import float64

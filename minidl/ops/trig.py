@@ -3,6 +3,8 @@
 Integer and bool inputs are computed in float32, as in PyTorch. Each
 backward is made of Tensor ops, so it can be differentiated again.
 """
+import math
+
 from ..autograd.function import Function
 from ..backend import get_array_module
 from .arithmetic import floating, promote, promote_floating, require_kind, sum_to_shape
@@ -239,6 +241,16 @@ def hypot(input, other):
     for operand in (x, y):
         require_kind("hypot", operand, "fc", "a floating dtype")
     return Hypot()(x, y)
+
+
+def deg2rad(input):
+    """Degrees to radians: input * pi / 180."""
+    return floating(input) * (math.pi / 180)
+
+
+def rad2deg(input):
+    """Radians to degrees: input * 180 / pi."""
+    return floating(input) * (180 / math.pi)
 
 
 # PyTorch's NumPy-style aliases.
