@@ -21,6 +21,8 @@ from .dtypes import (bfloat16, cdouble, cfloat, complex64, complex128,  # noqa: 
 from .tensor_utils import (from_numpy, get_default_dtype, is_floating_point,  # noqa: E402,F401
                            is_tensor)
 from .dtypes import bool_ as bool, float32 as float, int32 as int  # noqa: E402,F401,A001
+from .dtypes import (BoolTensor, ByteTensor, CharTensor, DoubleTensor,  # noqa: E402,F401
+                     FloatTensor, HalfTensor, IntTensor, LongTensor, ShortTensor)
 
 
 class cuda:
@@ -34,5 +36,8 @@ from .serialization import load, save  # noqa: E402
 from . import models  # noqa: E402  (after nn, which it builds on)
 from . import data, optim  # noqa: E402
 from . import special  # noqa: E402,F401
+# The activations PyTorch also has at the top level (torch.selu, ...).
+from .nn.functional import (celu, celu_, prelu, relu_, selu, selu_,  # noqa: E402,F401
+                            threshold, threshold_)
 
 __version__ = "0.1.0"

@@ -8,6 +8,8 @@ minidl.int64``, ``minidl.half is minidl.float16`` ...
 NumPy has no bfloat16: ``minidl.bfloat16`` exists so that code naming it
 imports, but making a tensor of it raises a TypeError that says so.
 """
+import numbers
+
 import numpy as np
 
 float16 = half = np.dtype("float16")
@@ -52,6 +54,36 @@ _TYPE_NAMES = {
     complex64: "ComplexFloatTensor", complex128: "ComplexDoubleTensor",
 }
 _DTYPES_BY_TYPE_NAME = {name: dtype for dtype, name in _TYPE_NAMES.items()}
+
+
+class _LegacyTensorType:
+    """Base of ``minidl.FloatTensor`` and friends, PyTorch's legacy
+    constructors: ``FloatTensor([1, 2])`` makes a float32 tensor of those
+    values, ``FloatTensor(2, 3)`` one of that shape (zeros here; PyTorch
+    leaves it uninitialised). The class also works as a dtype:
+    ``x.type(minidl.LongTensor)``, ``x.to(dtype=minidl.FloatTensor)``
+    (NumPy reads its ``dtype`` attribute)."""
+
+    dtype = None
+
+    def __new__(cls, *args, device=None):
+        from .tensor import tensor, zeros
+        if len(args) == 1 and not isinstance(args[0], numbers.Integral):
+            return tensor(args[0], dtype=cls.dtype, device=device)
+        return zeros(*(args or (0,)), dtype=cls.dtype, device=device)
+
+
+def _legacy_type(dtype):
+    name = _TYPE_NAMES[dtype]
+    return type(name, (_LegacyTensorType,), {"dtype": dtype,
+                                             "__doc__": f"{dtype} tensors"})
+
+
+HalfTensor, FloatTensor = _legacy_type(float16), _legacy_type(float32)
+DoubleTensor, ByteTensor = _legacy_type(float64), _legacy_type(uint8)
+CharTensor, ShortTensor = _legacy_type(int8), _legacy_type(int16)
+IntTensor, LongTensor = _legacy_type(int32), _legacy_type(int64)
+BoolTensor = _legacy_type(bool_)
 
 
 def type_name(dtype, device_type="cpu"):

@@ -102,3 +102,24 @@ def test_activations_keep_float32_and_do_not_overflow(torch):
         out_theirs.sum().backward()
         assert np.isfinite(mine.grad.numpy()).all(), name
         assert_close(mine.grad, theirs.grad.float(), rtol=1e-6, atol=1e-30, name=name)
+
+
+@pytest.mark.parametrize("name", ["relu_", "leaky_relu_", "hardtanh_", "elu_",
+                                  "selu_", "celu_"])
+def test_functional_underscore_forms_write_into_the_input(torch, name):
+    x = np.array([-2.5, -0.5, 0.5, 4.0])
+    mine, theirs = minidl.tensor(x), torch.tensor(x)
+    assert getattr(minidl.nn.functional, name)(mine) is mine
+    getattr(torch.nn.functional, name)(theirs)
+    assert_close(mine, theirs, name=name)
+
+
+def test_top_level_activations_like_torch(torch):
+    x = np.array([-2.5, -0.5, 0.5, 4.0])
+    for name, args in [("selu", ()), ("celu", ()), ("threshold", (0.1, 7.0)),
+                       ("prelu", ("weight",))]:
+        mine_args = [minidl.tensor([0.3]) if a == "weight" else a for a in args]
+        torch_args = [torch.tensor([0.3], dtype=torch.float64) if a == "weight" else a
+                      for a in args]
+        assert_close(getattr(minidl, name)(minidl.tensor(x), *mine_args),
+                     getattr(torch, name)(torch.tensor(x), *torch_args), name=name)

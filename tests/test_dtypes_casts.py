@@ -116,3 +116,15 @@ def test_inference_mode_as_context_manager_and_decorator():
 def test_default_dtype_and_is_tensor(torch):
     assert str(torch.get_default_dtype()) == "torch." + str(minidl.get_default_dtype())
     assert minidl.is_tensor(minidl.zeros(1)) and not minidl.is_tensor([1.0])
+
+
+@pytest.mark.parametrize("name", ["FloatTensor", "DoubleTensor", "HalfTensor",
+                                  "LongTensor", "IntTensor", "ShortTensor",
+                                  "CharTensor", "ByteTensor", "BoolTensor"])
+def test_legacy_tensor_types_construct_and_convert_like_torch(torch, name):
+    mine, theirs = getattr(minidl, name)([1, 0, 2]), getattr(torch, name)([1, 0, 2])
+    assert mine.type() == theirs.type() == "torch." + name
+    assert mine.tolist() == theirs.tolist()
+    assert getattr(minidl, name)(2, 3).shape == tuple(getattr(torch, name)(2, 3).shape)
+    assert getattr(minidl, name)().shape == (0,)
+    assert minidl.tensor([1.5]).type(getattr(minidl, name)).type() == theirs.type()

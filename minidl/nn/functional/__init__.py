@@ -10,8 +10,11 @@ from .loss import cross_entropy, mse_loss, nll_loss  # noqa: F401
 from .normalization import batch_norm  # noqa: F401
 from .conv import conv2d, conv_transpose2d  # noqa: F401
 from .pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: F401
+from .activation import relu_  # noqa: F401
 from .piecewise_activations import (hardshrink, hardsigmoid, hardswish,  # noqa: F401
-                                    hardtanh, leaky_relu, prelu, relu6,
-                                    softshrink, threshold)
-from .smooth_activations import (celu, elu, glu, logsigmoid, mish, selu,  # noqa: F401
-                                 silu, softmin, softplus, softsign, tanhshrink)
+                                    hardtanh, hardtanh_, leaky_relu,
+                                    leaky_relu_, prelu, relu6, softshrink,
+                                    threshold, threshold_)
+from .smooth_activations import (celu, celu_, elu, elu_, glu, logsigmoid,  # noqa: F401
+                                 mish, selu, selu_, silu, softmin, softplus,
+                                 softsign, tanhshrink)

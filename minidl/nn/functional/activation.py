@@ -28,6 +28,11 @@ def relu(input, inplace=False):
     return input._assign(result) if inplace else result
 
 
+def relu_(input):
+    """relu written into `input`."""
+    return relu(input, inplace=True)
+
+
 # -- gelu -----------------------------------------------------------------------
 
 _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)

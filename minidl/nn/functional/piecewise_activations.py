@@ -154,3 +154,16 @@ def prelu(input, weight):
         if input.ndim > 1:
             weight = weight.reshape((channels,) + (1,) * (input.ndim - 2))
     return where(input.data > 0, input, weight * input)
+
+
+# The in-place spellings of PyTorch's nn.functional.
+def leaky_relu_(input, negative_slope=0.01):
+    return leaky_relu(input, negative_slope, inplace=True)
+
+
+def hardtanh_(input, min_val=-1.0, max_val=1.0):
+    return hardtanh(input, min_val, max_val, inplace=True)
+
+
+def threshold_(input, threshold_value, value):
+    return threshold(input, threshold_value, value, inplace=True)

@@ -212,3 +212,16 @@ def glu(input, dim=-1):
     first = input[before + (slice(0, size // 2),)]
     second = input[before + (slice(size // 2, size),)]
     return first * sigmoid(second)
+
+
+# The in-place spellings of PyTorch's nn.functional.
+def elu_(input, alpha=1.0):
+    return elu(input, alpha, inplace=True)
+
+
+def selu_(input):
+    return selu(input, inplace=True)
+
+
+def celu_(input, alpha=1.0):
+    return celu(input, alpha, inplace=True)
