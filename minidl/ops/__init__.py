@@ -1,5 +1,7 @@
 """All tensor ops, as functions. ``minidl.ops.install_methods`` also makes
 them Tensor methods and operators (``x + y``, ``x.sum(dim=1)``)."""
+import numpy as _np  # private: `from minidl.ops import *` must not export it
+
 from .arithmetic import add, div, mul, neg, pow, sub, sum_to_shape
 from .compare import allclose, argmax, argmin, eq, ge, gt, le, lt, ne
 from .elementwise import (abs, astype, clamp, clone, exp, log, maximum, minimum,
@@ -33,7 +35,7 @@ sgn = sign
 
 # The math ops above as Tensor methods (x.sin(), x.remainder(2)); each
 # also gets an in-place form x.sin_() (see _in_place).
-MATH_METHODS = {
+_MATH_METHODS = {
     "sin": sin, "cos": cos, "tan": tan, "asin": asin, "acos": acos,
     "atan": atan, "sinh": sinh, "cosh": cosh, "asinh": asinh,
     "acosh": acosh, "atanh": atanh, "atan2": atan2, "hypot": hypot,
@@ -64,7 +66,7 @@ MATH_METHODS = {
     "addcmul": addcmul, "addcdiv": addcdiv, "logit": logit,
     "deg2rad": deg2rad, "rad2deg": rad2deg, "sgn": sign,
 }
-MATH_QUERIES = {
+_MATH_QUERIES = {
     "isnan": isnan, "isinf": isinf, "isfinite": isfinite,
     "isposinf": isposinf, "isneginf": isneginf, "isclose": isclose,
     "equal": equal,
@@ -92,11 +94,9 @@ def _in_place(name, function):
     ``Tensor._assign``, which keeps autograd right). As in PyTorch, a
     result that would lose its kind (a float into an integer tensor)
     is refused rather than silently truncated."""
-    import numpy as np
-
     def method(x, *args, **kwargs):
         result = function(x, *args, **kwargs)
-        if not np.can_cast(result.dtype, x.dtype, "same_kind"):
+        if not _np.can_cast(result.dtype, x.dtype, "same_kind"):
             raise RuntimeError(f"{name}_: result type {result.dtype} can't be "
                                f"cast to the desired output type {x.dtype}")
         return x._assign(result)
@@ -118,8 +118,8 @@ def install_methods(tensor_class):
         "__gt__": gt, "__ge__": ge,
     }
     methods = {
-        "add": _with_other(add), "sub": _with_other(sub),
-        "mul": _with_other(mul), "div": _with_other(div),
+        "add": add, "sub": sub,  # with alpha=, as PyTorch
+        "mul": _with_other(mul), "div": div,  # with rounding_mode=
         "pow": pow, "neg": neg, "matmul": matmul,
         "exp": exp, "log": log, "sqrt": sqrt, "abs": abs, "tanh": tanh,
         "sigmoid": sigmoid, "relu": relu, "clamp": clamp,
@@ -160,13 +160,11 @@ def _install_math_methods(tensor_class):
         "__ixor__": "bitwise_xor", "__ilshift__": "bitwise_left_shift",
         "__irshift__": "bitwise_right_shift", "__ipow__": "pow",
     }
-    for name, function in {**operators, **MATH_METHODS, **MATH_QUERIES,
+    for name, function in {**operators, **_MATH_METHODS, **_MATH_QUERIES,
                            "positive": positive}.items():
         setattr(tensor_class, name, function)
-    for name, function in MATH_METHODS.items():
+    for name, function in _MATH_METHODS.items():
         if not hasattr(tensor_class, name + "_"):
             setattr(tensor_class, name + "_", _in_place(name, function))
     for operator, name in in_place_operators.items():
         setattr(tensor_class, operator, getattr(tensor_class, name + "_"))
-    # div and add/sub with their keyword arguments (rounding_mode, alpha).
-    tensor_class.div, tensor_class.add, tensor_class.sub = div, add, sub
