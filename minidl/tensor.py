@@ -142,6 +142,31 @@ class Tensor:
     def tolist(self):
         return self.numpy().tolist()
 
+    # Python's number conversions, for one-element tensors (as PyTorch).
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __complex__(self):
+        return complex(self.item())
+
+    def __index__(self):
+        """A one-element integer tensor used as a Python index
+        (``items[t]``, ``range(t)``)."""
+        if self.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError(f"only integer tensors of a single element can be "
+                            f"converted to an index (got dtype {self.dtype}, "
+                            f"shape {self.shape})")
+        return int(self.item())
+
+    def __format__(self, spec):
+        """A 0-d tensor formats as its value (``f"{loss:.3f}"``)."""
+        if self.ndim == 0:
+            return format(self.item(), spec)
+        return object.__format__(self, spec)
+
     def detach(self):
         """The same array (and version counter), cut from the graph."""
         result = Tensor(self.data)

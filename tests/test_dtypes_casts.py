@@ -128,3 +128,16 @@ def test_legacy_tensor_types_construct_and_convert_like_torch(torch, name):
     assert getattr(minidl, name)(2, 3).shape == tuple(getattr(torch, name)(2, 3).shape)
     assert getattr(minidl, name)().shape == (0,)
     assert minidl.tensor([1.5]).type(getattr(minidl, name)).type() == theirs.type()
+
+
+def test_python_number_conversions_like_torch(torch):
+    for lib in (minidl, torch):
+        value, index = lib.tensor(2.6), lib.tensor(3)
+        assert float(value) == float(torch.tensor(2.6))
+        assert int(value) == 2 and complex(index) == 3 + 0j
+        assert [0, 1, 2, 3, 4][index] == 3 and list(range(index)) == [0, 1, 2]
+        assert f"{value:.2f}" == "2.60" and f"{lib.tensor([1.5])}" == str(lib.tensor([1.5]))
+    with pytest.raises(TypeError, match="only integer tensors of a single element"):
+        [0, 1][minidl.tensor(1.0)]
+    with pytest.raises(ValueError):
+        float(minidl.tensor([1.0, 2.0]))
