@@ -164,7 +164,8 @@ def _install_math_methods(tensor_class):
                            "positive": positive}.items():
         setattr(tensor_class, name, function)
     for name, function in _MATH_METHODS.items():
-        if not hasattr(tensor_class, name + "_"):
+        if name not in ("maximum", "minimum") and \
+                not hasattr(tensor_class, name + "_"):  # PyTorch has no maximum_
             setattr(tensor_class, name + "_", _in_place(name, function))
     for operator, name in in_place_operators.items():
         setattr(tensor_class, operator, getattr(tensor_class, name + "_"))
