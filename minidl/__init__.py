@@ -15,6 +15,14 @@ from .tensor import (Tensor, arange, as_tensor, bool_, empty, float16, float32,
                      uint8, zeros, zeros_like)
 
 _install_methods(Tensor)
+from .autograd.inference_mode import inference_mode  # noqa: E402,F401
+from .dtypes import (bfloat16, cdouble, cfloat, complex64, complex128,  # noqa: E402,F401
+                     double, half, int8, int16, long, short)
+from .tensor_utils import (from_numpy, get_default_dtype, is_floating_point,  # noqa: E402,F401
+                           is_tensor)
+from .dtypes import bool_ as bool, float32 as float, int32 as int  # noqa: E402,F401,A001
+from .dtypes import (BoolTensor, ByteTensor, CharTensor, DoubleTensor,  # noqa: E402,F401
+                     FloatTensor, HalfTensor, IntTensor, LongTensor, ShortTensor)
 
 
 class cuda:
@@ -27,5 +35,9 @@ from . import nn  # noqa: E402
 from .serialization import load, save  # noqa: E402
 from . import models  # noqa: E402  (after nn, which it builds on)
 from . import data, optim  # noqa: E402
+from . import special  # noqa: E402,F401
+# The activations PyTorch also has at the top level (torch.selu, ...).
+from .nn.functional import (celu, celu_, prelu, relu_, selu, selu_,  # noqa: E402,F401
+                            threshold, threshold_)
 
 __version__ = "0.1.0"

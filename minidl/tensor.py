@@ -16,13 +16,9 @@ import numpy as np
 from . import backend
 from .autograd.grad_mode import is_grad_enabled
 
-float32 = np.dtype("float32")
-float64 = np.dtype("float64")
-float16 = np.dtype("float16")
-int32 = np.dtype("int32")
-int64 = np.dtype("int64")
-uint8 = np.dtype("uint8")
-bool_ = np.dtype("bool")
+from . import dtypes
+from .dtypes import (bool_, float16, float32, float64, int8, int16,  # noqa: F401
+                     int32, int64, uint8)
 
 
 class VersionCounter:
@@ -152,6 +148,31 @@ class Tensor:
     def tolist(self):
         return self.numpy().tolist()
 
+    # Python's number conversions, for one-element tensors (as PyTorch).
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __complex__(self):
+        return complex(self.item())
+
+    def __index__(self):
+        """A one-element integer tensor used as a Python index
+        (``items[t]``, ``range(t)``)."""
+        if self.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError(f"only integer tensors of a single element can be "
+                            f"converted to an index (got dtype {self.dtype}, "
+                            f"shape {self.shape})")
+        return int(self.item())
+
+    def __format__(self, spec):
+        """A 0-d tensor formats as its value (``f"{loss:.3f}"``)."""
+        if self.ndim == 0:
+            return format(self.item(), spec)
+        return object.__format__(self, spec)
+
     def detach(self):
         """The same array (and version counter), cut from the graph."""
         result = Tensor(self.data)
@@ -173,17 +194,33 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         return self
 
-    def to(self, device=None, dtype=None):
+    def to(self, *args, device=None, dtype=None, non_blocking=False, copy=False):
         """A tensor on `device` and/or of `dtype` (self when nothing changes).
+
+        As in PyTorch, positional arguments may be a device (``"cuda"``), a
+        dtype (``minidl.float64``) or a tensor (take its device and dtype):
+        ``x.to("cpu", minidl.float16)``, ``x.to(y)``. `non_blocking` is
+        accepted and ignored; ``copy=True`` always returns a new tensor.
 
         Differentiable: the gradient flows back to the original device/dtype.
         """
         from . import ops
+        for arg in args:
+            if isinstance(arg, Tensor):
+                device, dtype = arg.device, arg.dtype
+            elif isinstance(arg, (str, backend.Device)):
+                device = arg
+            else:
+                dtype = arg
         result = self
-        if dtype is not None and np.dtype(dtype) != self.dtype:
+        if dtype is not None:
+            dtype = dtypes.as_dtype(dtype, "to")
+        if dtype is not None and dtype != self.dtype:
             result = ops.astype(result, dtype)
         if device is not None and backend.Device(device) != self.device:
             result = ops.to_device(result, device)
+        if copy and result is self:
+            result = ops.clone(self)
         return result
 
     def cpu(self):
@@ -203,6 +240,51 @@ class Tensor:
 
     def type_as(self, other):
         return self.to(dtype=other.dtype)
+
+    def int(self):
+        return self.to(dtype=int32)
+
+    def bool(self):
+        return self.to(dtype=bool_)
+
+    def half(self):
+        return self.to(dtype=float16)
+
+    def short(self):
+        return self.to(dtype=int16)
+
+    def char(self):
+        return self.to(dtype=int8)
+
+    def byte(self):
+        return self.to(dtype=uint8)
+
+    def type(self, dtype=None):
+        """With no argument, PyTorch's type string ('torch.FloatTensor',
+        'torch.cuda.LongTensor'); with a dtype or such a string, the tensor
+        converted to it."""
+        if dtype is None:
+            return dtypes.type_name(self.dtype, self.device.type)
+        return self.to(dtype=dtypes.as_dtype(dtype, "type"))
+
+    def is_floating_point(self):
+        return self.dtype.kind == "f"
+
+    def is_complex(self):
+        return self.dtype.kind == "c"
+
+    def element_size(self):
+        """Bytes per element."""
+        return self.dtype.itemsize
+
+    def t(self):
+        """The transpose of a matrix; a 0-d or 1-d tensor as it is (PyTorch's
+        rule: more than 2 dims is an error)."""
+        if self.ndim > 2:
+            raise RuntimeError(f"t(): expects a tensor with <= 2 dimensions, "
+                               f"but got shape {self.shape}; use "
+                               f"transpose(dim0, dim1) or permute")
+        return self.transpose(0, 1) if self.ndim == 2 else self
 
     # -- autograd ------------------------------------------------------------
     def backward(self, gradient=None, retain_graph=False, create_graph=False):

@@ -1,5 +1,7 @@
 """All tensor ops, as functions. ``minidl.ops.install_methods`` also makes
 them Tensor methods and operators (``x + y``, ``x.sum(dim=1)``)."""
+import numpy as _np  # private: `from minidl.ops import *` must not export it
+
 from .arithmetic import add, div, mul, neg, pow, sub, sum_to_shape
 from .compare import allclose, argmax, argmin, eq, ge, gt, le, lt, ne
 from .elementwise import (abs, astype, clamp, clone, exp, log, maximum, minimum,
@@ -10,6 +12,65 @@ from .reduction import amax, amin, logsumexp, max, mean, min, std, sum, var
 from .shape import (cat, expand, flatten, pad, permute, reshape, squeeze, stack,
                     transpose, unsqueeze)
 from .softmax import log_softmax, softmax
+from .arithmetic import addcdiv, addcmul, divide, positive, true_divide  # noqa: F401
+from .elementwise import clamp_max, clamp_min, clip  # noqa: F401
+from .error_function import erf, erfc, erfinv  # noqa: F401
+from .exp_log import (exp2, expm1, float_power, log1p, log2, log10,  # noqa: F401
+                      logaddexp, logaddexp2, logit, reciprocal, rsqrt, square,
+                      xlogy)
+from .float_checks import (equal, isclose, isfinite, isinf, isnan,  # noqa: F401
+                           isneginf, isposinf, nan_to_num)
+from .interpolation import lerp  # noqa: F401
+from .logical import (bitwise_and, bitwise_left_shift, bitwise_not,  # noqa: F401
+                      bitwise_or, bitwise_right_shift, bitwise_xor,
+                      logical_and, logical_not, logical_or, logical_xor)
+from .rounding import (ceil, copysign, fix, floor, floor_divide, fmod,  # noqa: F401
+                       frac, remainder, round, trunc)
+from .trig import (acos, acosh, arccos, arccosh, arcsin, arcsinh,  # noqa: F401
+                   arctan, arctan2, arctanh, asin, asinh, atan, atan2, atanh,
+                   cos, cosh, deg2rad, hypot, rad2deg, sin, sinh, tan)
+
+absolute, negative, multiply, subtract = abs, neg, mul, sub  # PyTorch's aliases
+sgn = sign
+
+# The math ops above as Tensor methods (x.sin(), x.remainder(2)); each
+# also gets an in-place form x.sin_() (see _in_place).
+_MATH_METHODS = {
+    "sin": sin, "cos": cos, "tan": tan, "asin": asin, "acos": acos,
+    "atan": atan, "sinh": sinh, "cosh": cosh, "asinh": asinh,
+    "acosh": acosh, "atanh": atanh, "atan2": atan2, "hypot": hypot,
+    "arcsin": arcsin, "arccos": arccos, "arctan": arctan,
+    "arctan2": arctan2, "arcsinh": arcsinh, "arccosh": arccosh,
+    "arctanh": arctanh,
+    "exp2": exp2, "expm1": expm1, "log2": log2, "log10": log10,
+    "log1p": log1p, "rsqrt": rsqrt, "square": square,
+    "reciprocal": reciprocal, "logaddexp": logaddexp,
+    "logaddexp2": logaddexp2, "xlogy": xlogy, "float_power": float_power,
+    "erf": erf, "erfc": erfc, "erfinv": erfinv,
+    "floor": floor, "ceil": ceil, "trunc": trunc, "fix": fix,
+    "round": round, "frac": frac, "fmod": fmod, "remainder": remainder,
+    "floor_divide": floor_divide, "copysign": copysign,
+    "true_divide": true_divide, "divide": divide,
+    "clamp_min": clamp_min, "clamp_max": clamp_max, "clip": clip,
+    "lerp": lerp, "nan_to_num": nan_to_num,
+    "logical_and": logical_and, "logical_or": logical_or,
+    "logical_xor": logical_xor, "logical_not": logical_not,
+    "bitwise_and": bitwise_and, "bitwise_or": bitwise_or,
+    "bitwise_xor": bitwise_xor, "bitwise_not": bitwise_not,
+    "bitwise_left_shift": bitwise_left_shift,
+    "bitwise_right_shift": bitwise_right_shift,
+    "absolute": abs, "negative": neg, "multiply": mul, "subtract": sub,
+    "exp": exp, "log": log, "sqrt": sqrt, "abs": abs, "neg": neg,
+    "sigmoid": sigmoid, "tanh": tanh, "relu": relu, "sign": sign,
+    "pow": pow, "maximum": maximum, "minimum": minimum,
+    "addcmul": addcmul, "addcdiv": addcdiv, "logit": logit,
+    "deg2rad": deg2rad, "rad2deg": rad2deg, "sgn": sign,
+}
+_MATH_QUERIES = {
+    "isnan": isnan, "isinf": isinf, "isfinite": isfinite,
+    "isposinf": isposinf, "isneginf": isneginf, "isclose": isclose,
+    "equal": equal,
+}
 
 
 def _swap(function):
@@ -28,6 +89,21 @@ def _with_other(function):
     return method
 
 
+def _in_place(name, function):
+    """``x.name_(...)``: x takes the value of ``name(x, ...)`` (through
+    ``Tensor._assign``, which keeps autograd right). As in PyTorch, a
+    result that would lose its kind (a float into an integer tensor)
+    is refused rather than silently truncated."""
+    def method(x, *args, **kwargs):
+        result = function(x, *args, **kwargs)
+        if not _np.can_cast(result.dtype, x.dtype, "same_kind"):
+            raise RuntimeError(f"{name}_: result type {result.dtype} can't be "
+                               f"cast to the desired output type {x.dtype}")
+        return x._assign(result)
+    method.__name__ = name + "_"
+    return method
+
+
 def install_methods(tensor_class):
     """Give Tensor its operators and methods (called once, at import)."""
     operators = {
@@ -35,19 +111,19 @@ def install_methods(tensor_class):
         "__sub__": _with_other(sub), "__rsub__": _swap(sub),
         "__mul__": _with_other(mul), "__rmul__": _swap(mul),
         "__truediv__": _with_other(div), "__rtruediv__": _swap(div),
-        "__pow__": _with_other(pow), "__rpow__": _swap(pow),
+        "__pow__": pow, "__rpow__": _swap(pow),
         "__matmul__": matmul, "__rmatmul__": _swap(matmul),
         "__neg__": neg, "__abs__": abs, "__getitem__": getitem,
         "__eq__": eq, "__ne__": ne, "__lt__": lt, "__le__": le,
         "__gt__": gt, "__ge__": ge,
     }
     methods = {
-        "add": _with_other(add), "sub": _with_other(sub),
-        "mul": _with_other(mul), "div": _with_other(div),
-        "pow": _with_other(pow), "neg": neg, "matmul": matmul,
+        "add": add, "sub": sub,  # with alpha=, as PyTorch
+        "mul": _with_other(mul), "div": div,  # with rounding_mode=
+        "pow": pow, "neg": neg, "matmul": matmul,
         "exp": exp, "log": log, "sqrt": sqrt, "abs": abs, "tanh": tanh,
         "sigmoid": sigmoid, "relu": relu, "clamp": clamp,
-        "maximum": maximum, "minimum": minimum,
+        "maximum": maximum, "minimum": minimum, "sign": sign,
         "sum": sum, "mean": mean, "var": var, "std": std, "max": max,
         "min": min, "amax": amax, "amin": amin, "logsumexp": logsumexp,
         "argmax": argmax, "argmin": argmin,
@@ -59,5 +135,37 @@ def install_methods(tensor_class):
     }
     for name, function in {**operators, **methods}.items():
         setattr(tensor_class, name, function)
+    _install_math_methods(tensor_class)
     # Comparisons return tensors, so Tensor keeps identity hashing.
     tensor_class.__hash__ = object.__hash__
+
+
+def _install_math_methods(tensor_class):
+    """The methods, operators and in-place forms of the math ops."""
+    operators = {
+        "__mod__": remainder, "__rmod__": _swap(remainder),
+        "__floordiv__": floor_divide, "__rfloordiv__": _swap(floor_divide),
+        "__and__": bitwise_and, "__rand__": _swap(bitwise_and),
+        "__or__": bitwise_or, "__ror__": _swap(bitwise_or),
+        "__xor__": bitwise_xor, "__rxor__": _swap(bitwise_xor),
+        "__invert__": bitwise_not, "__pos__": positive,
+        "__lshift__": bitwise_left_shift,
+        "__rlshift__": _swap(bitwise_left_shift),
+        "__rshift__": bitwise_right_shift,
+        "__rrshift__": _swap(bitwise_right_shift),
+    }
+    in_place_operators = {
+        "__imod__": "remainder", "__ifloordiv__": "floor_divide",
+        "__iand__": "bitwise_and", "__ior__": "bitwise_or",
+        "__ixor__": "bitwise_xor", "__ilshift__": "bitwise_left_shift",
+        "__irshift__": "bitwise_right_shift", "__ipow__": "pow",
+    }
+    for name, function in {**operators, **_MATH_METHODS, **_MATH_QUERIES,
+                           "positive": positive}.items():
+        setattr(tensor_class, name, function)
+    for name, function in _MATH_METHODS.items():
+        if name not in ("maximum", "minimum") and \
+                not hasattr(tensor_class, name + "_"):  # PyTorch has no maximum_
+            setattr(tensor_class, name + "_", _in_place(name, function))
+    for operator, name in in_place_operators.items():
+        setattr(tensor_class, operator, getattr(tensor_class, name + "_"))

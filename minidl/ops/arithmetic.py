@@ -4,9 +4,12 @@ Broadcasting copies an input along new or size-1 axes, so its gradient is
 the output gradient summed back over those axes (``sum_to_shape``). That is
 done here, in one place, for every binary op.
 """
+import numbers
+
 import numpy as np
 
 from ..autograd.function import Function
+from ..backend import get_array_module
 
 
 def promote(x, y, true_division=False):
@@ -28,6 +31,30 @@ def promote(x, y, true_division=False):
     elif not x_float and not y_float and true_division:
         x, y = x.to(dtype=float32), y.to(dtype=float32)
     return x, y
+
+
+def require_kind(op, x, kinds, expected):
+    """Refuse a tensor whose dtype kind is not in `kinds` ("b" bool, "i"
+    and "u" integers, "f" floats), as PyTorch refuses it: a
+    NotImplementedError (a RuntimeError) naming the op and the dtype."""
+    if x.dtype.kind not in kinds:
+        raise NotImplementedError(f"{op}: not implemented for {x.dtype} "
+                                  f"tensors (expected {expected}, as PyTorch)")
+
+
+def floating(x):
+    """x as a floating tensor: integer and bool tensors become float32
+    (PyTorch's default dtype), as ``sin`` of an int64 tensor does in
+    PyTorch. Floating tensors pass through."""
+    from ..tensor import float32
+    return x if x.dtype.kind in "fc" else x.to(dtype=float32)
+
+
+def promote_floating(x, y):
+    """x and y promoted (``promote``), then made floating (``floating``):
+    the operands of a binary function that only floats have (atan2)."""
+    x, y = promote(x, y)
+    return floating(x), floating(y)
 
 
 def sum_to_shape(grad, shape):
@@ -115,15 +142,25 @@ class Neg(Function):
 class Pow(Function):
     """z = x ** y.  dz/dx = y x^(y-1), dz/dy = z log(x).
 
-    log(x) exists only for x > 0. As in PyTorch, dz/dy is taken as 0 at
-    x = 0 (z is 0 or 1 there for y >= 0) and is NaN for x < 0, where x ** y
-    is defined only for integer y and is not differentiable in y.
+    At the points where these formulas give 0 * inf, the gradients follow
+    PyTorch: dz/dx = 0 where y = 0 (x ** 0 is 1 for every x, 0 ** 0
+    included), and dz/dy = 0 where x = 0 and y >= 0 (z is 0 or 1 there).
+    For x = 0 and y < 0, dz/dy = z log(0) = -inf; for x < 0, where x ** y
+    is defined only for integer y, dz/dy is NaN.
+
+    Integer tensors to negative integer tensor powers give what PyTorch
+    gives: 1 ** y = 1, (-1) ** y = +-1, and 0 for every other base.
     """
 
     def to_save(self, inputs, outputs):
         return inputs + outputs
 
     def forward(self, x, y):
+        xp = get_array_module(x)
+        if x.dtype.kind == "b" and y.dtype.kind == "b":
+            return x | ~y  # True ** False is True; False ** True is False
+        if x.dtype.kind in "iub" and y.dtype.kind in "iub" and (y < 0).any():
+            return _integer_power(x, y, xp)
         return x ** y
 
     def backward(self, gz):
@@ -131,21 +168,40 @@ class Pow(Function):
         x, y, z = self.saved_tensors
         gx = gy = None
         if self.needs_input_grad[0]:
-            gx = sum_to_shape(gz * y * x ** (y - 1), x.shape)
+            y_is_zero = y.data == 0
+            # y - 1 replaced by 1 where y = 0, so that no 0 * inf enters
+            # the graph; those elements get the gradient 0.
+            exponent = where(y_is_zero, 1.0, y - 1)
+            gx = where(y_is_zero, 0.0, gz * y * x ** exponent)
+            gx = sum_to_shape(gx, x.shape)
         if self.needs_input_grad[1]:
-            positive = x.data > 0
-            # log of 1 where x <= 0, so that no NaN enters the graph.
-            log_x = log(where(positive, x, 1.0))
-            gy = where(x.data < 0, np.nan, gz * z * log_x)
-            gy = sum_to_shape(gy, y.shape)
+            log_x = log(where(x.data > 0, x, 1.0))  # no NaN in the graph
+            slope = where(x.data < 0, np.nan,
+                          where(x.data == 0, -np.inf, z * log_x))
+            zero_slope = (x.data == 0) & (y.data >= 0)
+            gy = sum_to_shape(where(zero_slope, 0.0, gz * slope), y.shape)
         return gx, gy
 
 
-def add(x, y):
+def _integer_power(x, y, xp):
+    """x ** y for integer arrays where some y < 0, as PyTorch computes it."""
+    result = x ** xp.abs(y)
+    odd = y % 2 == 1
+    negative_power = xp.where(x == 1, 1, xp.where(x == -1, xp.where(odd, -1, 1), 0))
+    return xp.where(y < 0, negative_power, result).astype(result.dtype)
+
+
+def add(x, y, alpha=1):
+    """x + alpha * y."""
+    if alpha != 1:
+        y = y * alpha
     return Add()(*promote(x, y))
 
 
-def sub(x, y):
+def sub(x, y, alpha=1):
+    """x - alpha * y."""
+    if alpha != 1:
+        y = y * alpha
     return Sub()(*promote(x, y))
 
 
@@ -153,8 +209,32 @@ def mul(x, y):
     return Mul()(*promote(x, y))
 
 
-def div(x, y):
+def div(x, y, rounding_mode=None):
+    """x / y. As in PyTorch, integers divide to float32, and
+    rounding_mode 'trunc' or 'floor' rounds the quotient (keeping integer
+    dtypes; the gradient is then 0, see ``rounding.DivRounded``)."""
+    if rounding_mode is not None:
+        from .rounding import div_rounded
+        return div_rounded(x, y, rounding_mode)
     return Div()(*promote(x, y, true_division=True))
+
+
+true_divide = divide = div  # PyTorch's aliases
+
+
+def addcmul(input, tensor1, tensor2, value=1):
+    """input + value * tensor1 * tensor2 (made of Mul and Add)."""
+    return add(input, mul(tensor1, tensor2), alpha=value)
+
+
+def addcdiv(input, tensor1, tensor2, value=1):
+    """input + value * tensor1 / tensor2 (made of Div and Add)."""
+    return add(input, div(tensor1, tensor2), alpha=value)
+
+
+def positive(input):
+    """input itself (``+x``), as PyTorch."""
+    return input
 
 
 def neg(x):
@@ -162,4 +242,19 @@ def neg(x):
 
 
 def pow(x, exponent):
+    """x ** exponent, broadcast (see :class:`Pow` for the gradients).
+
+    As in PyTorch, an integer tensor to a negative Python integer power
+    raises (the result would not be an integer).
+    """
+    from ..tensor import Tensor
+    base = x if isinstance(x, Tensor) else None
+    if base is not None and base.dtype.kind in "iub" and \
+            isinstance(exponent, numbers.Integral) and exponent < 0:
+        raise RuntimeError("Integers to negative integer powers are not "
+                           f"allowed. (pow: a {base.dtype} tensor to the "
+                           f"power {exponent}; convert it with .float() first)")
+    if base is not None and base.dtype.kind == "b" and \
+            isinstance(exponent, Tensor) and exponent.dtype.kind == "b":
+        require_kind("pow", exponent, "iufc", "a number exponent for a bool base")
     return Pow()(*promote(x, exponent))

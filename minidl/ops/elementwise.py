@@ -2,7 +2,7 @@
 from .. import backend
 from ..autograd.function import Function
 from ..backend import get_array_module, move_array
-from .arithmetic import promote, sum_to_shape
+from .arithmetic import floating, promote, require_kind, sum_to_shape
 
 
 class Exp(Function):
@@ -75,18 +75,26 @@ class Tanh(Function):
         return gy * (1 - y * y)
 
 
+def sigmoid_array(x):
+    """1 / (1 + exp(-x)) of an array, to full relative precision and
+    without overflow: with e = exp(-|x|) <= 1, it is 1 / (1 + e) for
+    x >= 0 and e / (1 + e) for x < 0 (so sigmoid(-30) keeps its digits)."""
+    xp = get_array_module(x)
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
 class Sigmoid(Function):
     """y = 1 / (1 + exp(-x)).  dy/dx = y (1 - y).
 
-    Computed as (1 + tanh(x/2)) / 2, which never overflows.
+    Computed by ``sigmoid_array``, which never overflows.
     """
 
     def to_save(self, inputs, outputs):
         return outputs
 
     def forward(self, x):
-        xp = get_array_module(x)
-        return (xp.tanh(x * 0.5) + 1) * 0.5
+        return sigmoid_array(x)
 
     def backward(self, gy):
         y, = self.saved_tensors
@@ -128,6 +136,33 @@ class MaskGradient(Function):
 
     def backward(self, gz):
         return MaskGradient(self.mask)(gz)
+
+
+class Clamp(Function):
+    """y = x limited to [low, high] (numbers; either may be None).
+
+    dy/dx = 1 where low < x < high, 0 elsewhere (the bounds and NaN
+    included, as PyTorch): dx = MaskGradient(mask)(g), a constant mask.
+    """
+
+    def __init__(self, low, high):
+        self.low, self.high = low, high
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        result = x
+        inside = xp.ones(x.shape, dtype=bool)
+        if self.low is not None:
+            result = xp.maximum(result, x.dtype.type(self.low))
+            inside &= x > self.low
+        if self.high is not None:
+            result = xp.minimum(result, x.dtype.type(self.high))
+            inside &= x < self.high
+        self.inside = inside
+        return result
+
+    def backward(self, gy):
+        return MaskGradient(self.inside)(gy)
 
 
 class Where(Function):
@@ -192,28 +227,83 @@ class Clone(Function):
         return gy
 
 
+class Sign(Function):
+    """y = sign(x) in {-1, 0, 1}, and 0 for NaN (as PyTorch).
+    dy/dx = 0 (as PyTorch, also at 0)."""
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        result = xp.sign(x)
+        if x.dtype.kind == "f":
+            result = xp.where(xp.isnan(result), 0, result).astype(x.dtype)
+        return result
+
+    def backward(self, gy):
+        return gy * 0
+
+
+class MaximumMinimum(Function):
+    """z = maximum(x, y) (or minimum), broadcast; the dtype is kept.
+
+    dx = unbroadcast(g * wx), dy = unbroadcast(g * wy), with constant
+    weights as in PyTorch: for maximum wx = 1 where x > y, 0 where x < y,
+    1/2 at ties (ties share the gradient half and half), and wy likewise.
+    Where x or y is NaN (the result is NaN) both get weight 1, as PyTorch.
+    The weights are constants, so the second derivative is 0.
+    """
+
+    def __init__(self, take_larger):
+        self.take_larger = take_larger
+
+    @property
+    def name(self):
+        return "maximum" if self.take_larger else "minimum"
+
+    def forward(self, x, y):
+        xp = get_array_module(x)
+        self.shapes = x.shape, y.shape
+        result = xp.maximum(x, y) if self.take_larger else xp.minimum(x, y)
+        if result.dtype.kind in "fc":
+            x_loses = x < y if self.take_larger else x > y
+            y_loses = x > y if self.take_larger else x < y
+            half_at_ties = (x == y) * 0.5
+            self.weights = [(1 - loses - half_at_ties).astype(result.dtype)
+                            for loses in (x_loses, y_loses)]
+        return result
+
+    def backward(self, gz):
+        from ..tensor import Tensor
+        grads = []
+        for needed, weight, shape in zip(self.needs_input_grad, self.weights,
+                                         self.shapes):
+            grads.append(sum_to_shape(gz * Tensor(weight), shape) if needed
+                         else None)
+        return tuple(grads)
+
+
 def exp(x):
-    return Exp()(x)
+    return Exp()(floating(x))
 
 
 def log(x):
-    return Log()(x)
+    return Log()(floating(x))
 
 
 def sqrt(x):
-    return Sqrt()(x)
+    return Sqrt()(floating(x))
 
 
 def abs(x):  # noqa: A001 (PyTorch's name)
+    require_kind("abs", x, "iufc", "a number dtype, not bool")
     return Abs()(x)
 
 
 def tanh(x):
-    return Tanh()(x)
+    return Tanh()(floating(x))
 
 
 def sigmoid(x):
-    return Sigmoid()(x)
+    return Sigmoid()(floating(x))
 
 
 def relu(x):
@@ -223,9 +313,11 @@ def relu(x):
 
 
 def sign(x):
-    """-1, 0 or 1 (no gradient)."""
-    from ..tensor import Tensor
-    return Tensor(get_array_module(_data(x)).sign(_data(x)))
+    """-1, 0 or 1 element-wise (a bool stays itself); the gradient is 0
+    (as PyTorch)."""
+    if x.dtype.kind == "b":
+        return clone(x)
+    return Sign()(x)
 
 
 def where(condition, x, y):
@@ -253,33 +345,45 @@ def minimum(x, y):
 
 
 def _max_or_min(x, y, take_larger):
-    x, y = promote(x, y)
-    pick_x = x.data > y.data if take_larger else x.data < y.data
-    tie = x.data == y.data
-    # Ties share the gradient equally between x and y, as PyTorch does.
-    return where(pick_x, x, where(tie, (x + y) * 0.5, y))
+    return MaximumMinimum(take_larger)(*promote(x, y))
 
 
 def clamp(x, min=None, max=None):
-    """x limited to [min, max]: minimum(maximum(x, min), max), so every
-    element is max when min > max.
+    """x limited to [min, max]; every element is max when min > max, and
+    NaN stays NaN (as PyTorch).
 
-    The gradient follows PyTorch. With number bounds it is 1 strictly
-    inside (min, max) and 0 elsewhere, the bounds included. Tensor bounds
-    act as maximum and minimum: the gradient goes to whichever value is
-    chosen, half each at ties.
+    The gradient follows PyTorch. With number bounds (:class:`Clamp`) it is
+    1 strictly inside (min, max) and 0 elsewhere, the bounds and NaN
+    included. Tensor bounds act as maximum and minimum: the gradient goes
+    to whichever value is chosen, half each at ties.
     """
     from ..tensor import Tensor
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
-    result = x
-    if min is not None:
-        result = maximum(result, min) if isinstance(min, Tensor) \
-            else where(_data(result) > min, result, min)
-    if max is not None:
-        result = minimum(result, max) if isinstance(max, Tensor) \
-            else where(_data(result) < max, result, max)
-    return result
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        result = x
+        if min is not None:
+            result = maximum(result, min)
+        if max is not None:
+            result = minimum(result, max)
+        return result
+    if x.dtype.kind not in "fc" and any(isinstance(bound, float)
+                                        for bound in (min, max)):
+        x = x.to(dtype="float32")  # a float bound makes the result float
+    return Clamp(min, max)(x)
+
+
+def clamp_min(x, min):
+    """clamp(x, min=min)."""
+    return clamp(x, min=min)
+
+
+def clamp_max(x, max):
+    """clamp(x, max=max)."""
+    return clamp(x, max=max)
+
+
+clip = clamp  # PyTorch's alias
 
 
 def astype(x, dtype):

@@ -3,6 +3,13 @@
 ``x[index]`` accepts what NumPy does: ints, slices, None, Ellipsis, integer
 arrays or tensors, and boolean masks. Its gradient puts gy back where the
 elements came from, adding up elements picked more than once (``x[[0, 0]]``).
+
+Where an index mixes integers with arrays, PyTorch's rule differs from
+NumPy's, and minidl follows PyTorch: the integers (Python ints and 0-d
+integer tensors) select first, as plain indexing, and the arrays then index
+what is left. So ``x[1, :, idx]`` on shape (2, 3, 4) with ``idx`` of length
+2 is ``x[1][:, idx]``, of shape (3, 2); NumPy would count the 1 as an array
+too, and, finding the two apart, put their dim first: (2, 3).
 """
 from .. import kernels
 from ..autograd.function import Function
@@ -29,6 +36,59 @@ def _is_basic(index):
     """True when the index has no arrays (so no element is picked twice)."""
     return all(item is None or item is Ellipsis or isinstance(item, (int, slice))
                for item in index)
+
+
+def _is_integer_scalar(item):
+    """A Python int (not a bool) or a 0-d integer array: PyTorch selects
+    with these before it applies the array indices."""
+    if isinstance(item, bool):
+        return False
+    if isinstance(item, int):
+        return True
+    return hasattr(item, "dtype") and getattr(item, "ndim", None) == 0 and \
+        item.dtype.kind in "iu"
+
+
+def _is_array(item):
+    return isinstance(item, bool) or (hasattr(item, "dtype")
+                                      and not _is_integer_scalar(item))
+
+
+def torch_stages(index):
+    """The index (a tuple, from ``_plain_index``) as the list of NumPy
+    indices to apply one after the other to follow PyTorch's rule.
+
+    One stage, the index itself, unless it mixes integers with arrays.
+    Then the first stage takes the integers (and slices, None, Ellipsis),
+    with every array replaced by a full slice per dim it covers; the
+    second takes the arrays on what is left, with a full slice for every
+    slice or None of the first.
+    """
+    if not (any(_is_integer_scalar(item) for item in index)
+            and any(_is_array(item) for item in index)):
+        return [index]
+    integers_first, arrays_then = [], []
+    for item in index:
+        if _is_integer_scalar(item):
+            integers_first.append(int(item))
+        elif _is_array(item):
+            integers_first.extend([slice(None)] * _dims_covered(item))
+            arrays_then.append(item)
+        elif item is Ellipsis:
+            integers_first.append(item)
+            arrays_then.append(item)
+        else:  # a slice or None
+            integers_first.append(item)
+            arrays_then.append(slice(None))
+    return [tuple(integers_first), tuple(arrays_then)]
+
+
+def _dims_covered(array_index):
+    """How many dims of the tensor an array index consumes: a boolean mask
+    its own ndim (a Python bool none), an integer array one."""
+    if isinstance(array_index, bool):
+        return 0
+    return array_index.ndim if array_index.dtype.kind == "b" else 1
 
 
 def _on_device(index, xp):
@@ -75,25 +135,35 @@ class IndexAdd(Function):
 
 
 class IndexPut(Function):
-    """y = x with y[index] = v.  dx = gy with zeros at index; dv = gy[index]."""
+    """y = x with y[index] = v.  dx = gy with zeros at index; dv = gy[index].
 
-    def __init__(self, index):
-        self.index = index
+    `stages` are the indices that ``torch_stages`` splits the index into:
+    the last is written through the views that the others select.
+    """
+
+    def __init__(self, stages):
+        self.stages = stages
 
     def forward(self, x, values):
-        self.index = _on_device(self.index, get_array_module(x))
+        xp = get_array_module(x)
+        self.stages = [_on_device(stage, xp) for stage in self.stages]
         self.value_shape = values.shape
         result = x.copy()
-        result[self.index] = values
+        target = result
+        for stage in self.stages[:-1]:
+            target = target[stage]  # basic indexing: a view of result
+        target[self.stages[-1]] = values
         return result
 
     def backward(self, gy):
         from .arithmetic import sum_to_shape
         gx = gv = None
         if self.needs_input_grad[0]:
-            gx = IndexPut(self.index)(gy, gy.data.dtype.type(0))
+            gx = IndexPut(self.stages)(gy, gy.data.dtype.type(0))
         if self.needs_input_grad[1]:
-            picked = GetItem(self.index)(gy)
+            picked = gy
+            for stage in self.stages:
+                picked = GetItem(stage)(picked)
             gv = sum_to_shape(picked, self.value_shape)
         return gx, gv
 
@@ -112,12 +182,16 @@ def _along_axis_index(indices, dim, xp):
 
 
 def getitem(x, index):
-    return GetItem(_plain_index(index))(x)
+    """x[index], with PyTorch's rule for integers mixed with arrays."""
+    for stage in torch_stages(_plain_index(index)):
+        x = GetItem(stage)(x)
+    return x
 
 
 def index_put(x, index, values):
+    """x with x[index] = values (PyTorch's rule for integers and arrays)."""
     from ..tensor import as_tensor
-    return IndexPut(_plain_index(index))(x, as_tensor(values, like=x))
+    return IndexPut(torch_stages(_plain_index(index)))(x, as_tensor(values, like=x))
 
 
 def gather(x, dim, index):

@@ -29,6 +29,14 @@ def normalize_dims(dim, ndim, op="dim"):
     return tuple(sorted(result))
 
 
+def reduced_dims(dim, ndim, op):
+    """The axes a reduction over `dim` works on: ``normalize_dims``, except
+    that a 0-d tensor has none. As in PyTorch, dim 0 or -1 of a 0-d tensor
+    is its one element, and reducing one element leaves it as it is."""
+    dims = normalize_dims(dim, ndim, op)
+    return dims if ndim else ()
+
+
 def _kept_shape(shape, dims):
     """The shape of a reduction over `dims` with keepdim=True."""
     return tuple(1 if i in dims else size for i, size in enumerate(shape))
@@ -118,12 +126,12 @@ class AMaxMin(Function):
 
 
 def sum(x, dim=None, keepdim=False):
-    return Sum(normalize_dims(dim, x.ndim, "sum"), keepdim)(x)
+    return Sum(reduced_dims(dim, x.ndim, "sum"), keepdim)(x)
 
 
 def mean(x, dim=None, keepdim=False):
     """sum / count; the gradient is 1/count everywhere."""
-    dims = normalize_dims(dim, x.ndim, "mean")
+    dims = reduced_dims(dim, x.ndim, "mean")
     count = 1
     for d in dims:
         count *= x.shape[d]
@@ -134,7 +142,7 @@ def var(x, dim=None, unbiased=True, keepdim=False, correction=None):
     """mean((x - mean(x))^2) * n / (n - correction); correction 1 by default."""
     if correction is None:
         correction = 1 if unbiased else 0
-    dims = normalize_dims(dim, x.ndim, "var")
+    dims = reduced_dims(dim, x.ndim, "var")
     count = 1
     for d in dims:
         count *= x.shape[d]
@@ -198,7 +206,7 @@ def amin(x, dim=None, keepdim=False):
 
 def _amax_amin(x, dim, keepdim, largest):
     op = "amax" if largest else "amin"
-    return AMaxMin(normalize_dims(dim, x.ndim, op), keepdim, largest)(x)
+    return AMaxMin(reduced_dims(dim, x.ndim, op), keepdim, largest)(x)
 
 
 def logsumexp(x, dim, keepdim=False):
@@ -208,7 +216,7 @@ def logsumexp(x, dim, keepdim=False):
     """
     from .elementwise import exp, log
     from ..tensor import Tensor
-    dims = normalize_dims(dim, x.ndim, "logsumexp")
+    dims = reduced_dims(dim, x.ndim, "logsumexp")
     xp = get_array_module(x.data)
     shift = x.data.max(axis=dims, keepdims=True)
     shift = xp.where(xp.isfinite(shift), shift, 0)

@@ -4,6 +4,13 @@ from ..backend import get_array_module
 from .reduction import normalize_dims
 
 
+def _softmax_dim(dim, ndim, op):
+    """The one axis softmax normalises over; None (the one element) for a
+    0-d tensor, whose dim 0 or -1 PyTorch accepts."""
+    dim = normalize_dims(dim, ndim, op)[0]
+    return dim if ndim else None
+
+
 class Softmax(Function):
     """y = exp(x - max) / sum(exp(x - max)) along `dim`.
 
@@ -49,8 +56,8 @@ class LogSoftmax(Function):
 
 
 def softmax(x, dim):
-    return Softmax(normalize_dims(dim, x.ndim, "softmax")[0])(x)
+    return Softmax(_softmax_dim(dim, x.ndim, "softmax"))(x)
 
 
 def log_softmax(x, dim):
-    return LogSoftmax(normalize_dims(dim, x.ndim, "log_softmax")[0])(x)
+    return LogSoftmax(_softmax_dim(dim, x.ndim, "log_softmax"))(x)

@@ -13,3 +13,11 @@ from .pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: F401
 from .attention import scaled_dot_product_attention  # noqa: F401
 from .embedding import embedding  # noqa: F401
 from .layer_norm import layer_norm  # noqa: F401
+from .activation import relu_  # noqa: F401
+from .piecewise_activations import (hardshrink, hardsigmoid, hardswish,  # noqa: F401
+                                    hardtanh, hardtanh_, leaky_relu,
+                                    leaky_relu_, prelu, relu6, softshrink,
+                                    threshold, threshold_)
+from .smooth_activations import (celu, celu_, elu, elu_, glu, logsigmoid,  # noqa: F401
+                                 mish, selu, selu_, silu, softmin, softplus,
+                                 softsign, tanhshrink)

@@ -1,5 +1,6 @@
-"""Activation functions: relu, gelu (and the erf it needs), sigmoid, tanh,
-softmax, log_softmax; and pad.
+"""Activation functions: relu, gelu (and the erf it needs, from
+:mod:`minidl.ops.error_function`), sigmoid, tanh, softmax, log_softmax;
+and pad.
 
 sigmoid, tanh, softmax, log_softmax and pad are the ops of :mod:`minidl.ops`,
 given PyTorch's functional signatures here. relu and gelu are ops of their
@@ -11,6 +12,7 @@ import math
 from ...autograd.function import Function
 from ...backend import get_array_module
 from ...ops import elementwise as _elementwise
+from ...ops.error_function import erf, erf_array
 from ...ops import shape as _shape
 from ...ops.softmax import log_softmax as _log_softmax
 from ...ops.softmax import softmax as _softmax
@@ -26,83 +28,9 @@ def relu(input, inplace=False):
     return input._assign(result) if inplace else result
 
 
-# -- erf ------------------------------------------------------------------------
-#
-# NumPy has no erf, so it is computed here in float64 from two classic
-# expansions, each used where it converges fast:
-#
-# * |x| < 2: the Maclaurin series
-#       erf(x) = 2/sqrt(pi) * sum_n (-1)^n x^(2n+1) / (n! (2n+1)),
-#   30 terms, evaluated by Horner's rule in x^2;
-# * |x| >= 2: Laplace's continued fraction for the complement
-#       erfc(x) = exp(-x^2)/sqrt(pi) / (x + (1/2)/(x + 1/(x + (3/2)/(x + ...)))),
-#   40 levels, evaluated from the bottom up; erf(x) = sign(x) (1 - erfc(|x|)).
-#
-# Both give a relative error below 1e-14 against math.erf (tests check it).
-
-_SERIES_LIMIT = 2.0
-_SERIES_TERMS = 30
-_FRACTION_DEPTH = 40
-# c_n = (-1)^n / (n! (2n + 1)), highest n first for Horner's rule.
-_SERIES_COEFFICIENTS = [(-1) ** n / (math.factorial(n) * (2 * n + 1))
-                        for n in range(_SERIES_TERMS, -1, -1)]
-
-
-def _erf_series(x):
-    """erf(x) for |x| < 2 (float64 array), by the Maclaurin series."""
-    xp = get_array_module(x)
-    z = x * x
-    total = xp.zeros_like(x)
-    for coefficient in _SERIES_COEFFICIENTS:
-        total = total * z + coefficient
-    return (2 / math.sqrt(math.pi)) * x * total
-
-
-def _erfc_fraction(x):
-    """erfc(x) for x >= 2 (float64 array), by the continued fraction."""
-    xp = get_array_module(x)
-    denominator = x
-    for k in range(_FRACTION_DEPTH, 0, -1):
-        denominator = x + (k / 2) / denominator
-    return xp.exp(-x * x) / (math.sqrt(math.pi) * denominator)
-
-
-def erf_array(x):
-    """The error function of an array, element-wise, in x's dtype.
-
-    Computed in float64 whatever x's dtype, then cast back.
-    """
-    xp = get_array_module(x)
-    x64 = xp.asarray(x, dtype=xp.float64)
-    result = xp.empty_like(x64)
-    small = xp.abs(x64) < _SERIES_LIMIT
-    large = ~small  # also holds inf and nan, which the fraction passes on
-    result[small] = _erf_series(x64[small])
-    outer = x64[large]
-    result[large] = xp.sign(outer) * (1 - _erfc_fraction(xp.abs(outer)))
-    return result.astype(x.dtype, copy=False)
-
-
-class Erf(Function):
-    """y = erf(x) = 2/sqrt(pi) * integral from 0 to x of exp(-t^2) dt.
-
-    dy/dx = 2/sqrt(pi) * exp(-x^2).
-    """
-
-    def to_save(self, inputs, outputs):
-        return inputs
-
-    def forward(self, x):
-        return erf_array(x)
-
-    def backward(self, gy):
-        x, = self.saved_tensors
-        return gy * ((-(x * x)).exp() * (2 / math.sqrt(math.pi)))
-
-
-def erf(input):
-    """The error function, element-wise (differentiable to any order)."""
-    return Erf()(input)
+def relu_(input):
+    """relu written into `input`."""
+    return relu(input, inplace=True)
 
 
 # -- gelu -----------------------------------------------------------------------

@@ -1,5 +1,9 @@
 """The layers of minidl.nn, one small file per family."""
 from .activation import GELU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .activation_more import (CELU, ELU, GLU, SELU, Hardshrink, Hardsigmoid,
+                              Hardswish, Hardtanh, LeakyReLU, LogSigmoid, Mish,
+                              PReLU, ReLU6, SiLU, Softmin, Softplus, Softshrink,
+                              Softsign, Tanhshrink, Threshold)
 from .batchnorm import BatchNorm1d, BatchNorm2d
 from .containers import ModuleDict, ModuleList, Sequential
 from .conv import Conv2d
@@ -21,3 +25,7 @@ __all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d",
            "Sigmoid", "Softmax", "Tanh"]
 __all__ += ["Embedding", "LayerNorm", "MultiheadAttention", "TransformerEncoder",
             "TransformerEncoderLayer", "generate_square_subsequent_mask"]
+__all__ += ["CELU", "ELU", "GLU", "SELU", "Hardshrink", "Hardsigmoid",
+            "Hardswish", "Hardtanh", "LeakyReLU", "LogSigmoid", "Mish", "PReLU",
+            "ReLU6", "SiLU", "Softmin", "Softplus", "Softshrink", "Softsign",
+            "Tanhshrink", "Threshold"]
