@@ -45,6 +45,7 @@ import json
 import math
 import os
 import sys
+import time
 from dataclasses import dataclass, field
 
 from . import models, parallel
@@ -341,6 +342,9 @@ class Run:
     metadata: dict
     folder: RunFolder
     log_rows: list = field(default_factory=list)  # of log.jsonl, in order
+    # The training loss summed over the images since the last step row.
+    step_log: dict = field(default_factory=lambda: {"loss_sum": 0.0,
+                                                    "images": 0})
     best_weights: dict = None  # a snapshot of the best epoch's weights
     completed_epochs: int = 0
     position: EpochProgress = None  # where a mid-epoch checkpoint stopped
@@ -440,6 +444,7 @@ def set_up(options, resumed, folder):
             resumed[0], model, optimizer, scheduler, train_loader, run.tracker)
         run.completed_epochs = restored.completed_epochs
         run.log_rows = restored.log_rows
+        run.step_log = restored.step_log
         run.best_weights = restored.best_weights
         if restored.position is not None:
             run.position = EpochProgress.from_state(restored.position)
@@ -487,8 +492,9 @@ def save(run, position=None):
     last = run.path("last.npz")
     ckpt.save_checkpoint(last, run.completed_epochs, state, run.model,
                          run.optimizer, run.scheduler, run.train_loader,
-                         run.log_rows, run.tracker, run.best_weights,
-                         run.metadata)
+                         run.log_rows, {"loss_sum": float(run.step_log[
+                             "loss_sum"]), "images": run.step_log["images"]},
+                         run.tracker, run.best_weights, run.metadata)
     run_files.written("last.npz")
     where = "epoch {}".format(run.completed_epochs) if state is None else \
         "epoch {}, {} of its {} steps".format(state["epoch"], state["batch"],
@@ -549,37 +555,35 @@ def evaluate_before(run):
 
 
 class StepLogger:
-    """The after-step hook of an epoch: a step row every --log-every steps
-    (and the divergence check on it), a checkpoint every --checkpoint-every
-    steps, and the stop on Ctrl-C / SIGTERM."""
+    """The after-step hook of an epoch: a step row at every --log-every-th
+    step of the run (and the divergence check on it), a checkpoint every
+    --checkpoint-every steps, and the stop on Ctrl-C / SIGTERM."""
 
     def __init__(self, options, run, stops):
         self.options, self.run, self.stops = options, run, stops
-        self._reset()
-
-    def _reset(self):
-        self.loss_sum, self.images, self.steps = 0.0, 0, 0
-        self.started = EpochProgress(0).started
+        self.started = time.perf_counter()
+        self.images = 0  # since `started`, for images/s
 
     def __call__(self, progress, loss, lr, images):
         run, options = self.run, self.options
         run.position = progress
-        self.loss_sum = self.loss_sum + loss * images
+        run.step_log["loss_sum"] = run.step_log["loss_sum"] + loss * images
+        run.step_log["images"] += images
         self.images += images
-        self.steps += 1
         step = global_step(run)
-        if self.steps >= options.log_every:
-            mean = float(self.loss_sum) / self.images
+        if step % options.log_every == 0:
+            mean = float(run.step_log["loss_sum"]) / run.step_log["images"]
             if not math.isfinite(mean):
                 raise diverged(run, "the training loss is {} at step {} "
                                     "(epoch {})".format(mean, step,
                                                         progress.epoch))
-            seconds = EpochProgress(0).started - self.started
+            now = time.perf_counter()
             add_log_row(run, {"step": step, "epoch": progress.epoch,
                               "batch": progress.batches, "loss": mean,
                               "lr": lr, "images_per_second":
-                              self.images / max(seconds, 1e-9)})
-            self._reset()
+                              self.images / max(now - self.started, 1e-9)})
+            run.step_log = {"loss_sum": 0.0, "images": 0}
+            self.started, self.images = now, 0
         unfinished = progress.batches < run.steps_per_epoch
         if self.stops.requested and unfinished:
             save(run, progress)
@@ -746,7 +750,6 @@ def run_training(options, run, stops):
         if stops.requested:
             raise interrupted(run, stops)
     train(options, run, stops)
-    plot_history(run.log_rows, run.path("curves.png"), run.steps_per_epoch)
     return final_report(options, run)
 
 
@@ -757,10 +760,11 @@ def main(argv=None):
     (they are bugs)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    state = None
+    state = out = None
     with StopRequests() as stops:
         try:
             options, resumed = parse_arguments(parser, argv)
+            out = options.out
             options.command_line = "python -m minidl.finetune " + " ".join(argv)
             with RunFolder(options.out) as folder:
                 if resumed is None:
@@ -784,11 +788,12 @@ def main(argv=None):
                 print("\ninterrupted before training started; nothing was "
                       "saved (run the command again)", file=sys.stderr)
             return stops.exit_status
-        except OSError as error:
-            if error.errno not in WRITE_ERRORS or not error.filename:
+        except OSError as error:  # a full disk, a folder made read-only
+            if error.errno not in WRITE_ERRORS or out is None:
                 raise
             print("error: cannot write {}: {}".format(
-                error.filename, error.strerror), file=sys.stderr)
+                error.filename or "into --out " + out,
+                error.strerror), file=sys.stderr)
             return 1
     return 0
 

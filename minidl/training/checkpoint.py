@@ -17,6 +17,7 @@ end of an epoch, or between two steps of one:
   and the augmentations of every batch;
 * ``rng``: the state of minidl's global generator;
 * ``log``: the rows of ``log.jsonl`` so far (epochs and steps);
+  ``step_log``: the loss sum and images since the last step row;
   ``tracker``: best epoch, early stopping count; ``best_model``: the best
   weights so far, so that ``best.npz`` and ``model.npz`` can always be
   made again from this one file (see :mod:`.run_files`).
@@ -33,21 +34,22 @@ from dataclasses import dataclass
 from .. import backend
 from .. import random as minidl_random
 from .. import serialization
+from ..tensor import Tensor
 
 CHECKPOINT_FORMAT = "minidl-finetune-checkpoint"
 WEIGHTS_FORMAT = "minidl-weights"
 
 
 def snapshot(model):
-    """A copy of the model's state dict as NumPy arrays (training goes on
-    changing the model's own arrays in place)."""
-    return {key: backend.to_numpy(value.data).copy()
+    """A copy of the model's state dict, as Tensors on the CPU (training
+    goes on changing the model's own arrays in place)."""
+    return {key: Tensor(backend.to_numpy(value.data).copy())
             for key, value in model.state_dict().items()}
 
 
 def save_checkpoint(path, completed_epochs, position, model, optimizer,
-                    scheduler, train_loader, log_rows, tracker, best_weights,
-                    metadata):
+                    scheduler, train_loader, log_rows, step_log, tracker,
+                    best_weights, metadata):
     """Write the state after `completed_epochs` epochs (and, with a
     `position` dict, part of the next one) to `path`."""
     state = {
@@ -59,6 +61,7 @@ def save_checkpoint(path, completed_epochs, position, model, optimizer,
         "train_loader": train_loader.state_dict(),
         "rng": minidl_random.get_rng_state(),
         "log": log_rows,
+        "step_log": step_log,
         "tracker": tracker.state_dict(),
         "best_model": best_weights,
     }
@@ -91,6 +94,7 @@ class Restored:
     completed_epochs: int
     position: object  # None or the position dict
     log_rows: list
+    step_log: dict
     best_weights: dict
 
 
@@ -112,10 +116,11 @@ def restore_checkpoint(state, model, optimizer, scheduler, train_loader,
     train_loader.load_state_dict(state["train_loader"])
     minidl_random.set_rng_state(state["rng"])
     tracker.load_state_dict(state["tracker"])
-    best = {key: backend.to_numpy(getattr(value, "data", value))
+    best = {key: value if isinstance(value, Tensor) else Tensor(value)
             for key, value in state["best_model"].items()}
     return Restored(int(state["epoch"]), state["position"],
-                    [dict(row) for row in state["log"]], best)
+                    [dict(row) for row in state["log"]],
+                    dict(state["step_log"]), best)
 
 
 def save_weights(path, weights, metadata):

@@ -53,7 +53,9 @@ def plot_history(rows, path, steps_per_epoch=1):
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs
     loss_axes.legend()
     accuracy_axes.legend()
-    figure.tight_layout()
+    # Fixed margins: tight_layout would measure every label (slow).
+    figure.subplots_adjust(left=0.05, right=0.99, bottom=0.13, top=0.97,
+                           wspace=0.25)
     temporary = path + ".tmp.png"
     figure.savefig(temporary, dpi=100)
     plt.close(figure)

@@ -37,9 +37,11 @@ RUN_FILES = ("last.npz", "best.npz", "model.npz", "log.jsonl", "curves.png",
 # A file from these means a run happened here (a fresh run must not reuse it).
 RECORD_FILES = ("last.npz", "best.npz", "model.npz")
 LOCK_NAME = ".lock"
-# Test hook: MINIDL_FINETUNE_KILL_AFTER=last.npz SIGKILLs the process right
-# after that file is renamed into place (the tests kill between two saves).
+# Test hook: MINIDL_FINETUNE_KILL_AFTER=last.npz@2 SIGKILLs the process
+# right after last.npz is renamed into place for the 2nd time (@1 if left
+# out), so the tests can kill between two renames.
 KILL_HOOK = "MINIDL_FINETUNE_KILL_AFTER"
+_times_written = {}
 
 
 class RunFolderError(Exception):
@@ -48,7 +50,9 @@ class RunFolderError(Exception):
 
 def written(name):
     """Called after each file of the run is renamed into place (test hook)."""
-    if os.environ.get(KILL_HOOK) == name:
+    _times_written[name] = _times_written.get(name, 0) + 1
+    target, _, count = os.environ.get(KILL_HOOK, "").partition("@")
+    if target == name and _times_written[name] == int(count or 1):
         os.kill(os.getpid(), signal.SIGKILL)
 
 
