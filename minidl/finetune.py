@@ -89,7 +89,7 @@ RESUME_SENSITIVE = ("arch", "weights", "data", "val_split", "seed", "image_size"
 # Options that are not part of what a run computes: never taken from the
 # checkpoint when resuming.
 PER_INVOCATION = ("resume", "out", "device", "num_workers", "overwrite",
-                  "tensorboard", "threads")
+                  "tensorboard", "threads", "command_line")
 # Schedules that end with the planned epochs: a resumed run cannot go on.
 FIXED_LENGTH_SCHEDULES = ("cosine", "onecycle")
 EXTENDING = ("--resume with a larger --epochs: a constant or step schedule "
@@ -117,9 +117,9 @@ def build_parser():
                        "(.th/.pt/.pth; needs torch) or a published name ({}); "
                        "none: random initialisation".format(
                            ", ".join(sorted(PUBLISHED))))
-    model.add_argument("--freeze", default="none", type=check.freeze_rule, help="none, backbone (train "
-                       "the head only) or until:layerN (freeze the stem and "
-                       "layer1..layerN)")
+    model.add_argument("--freeze", default="none", type=check.freeze_rule,
+                       help="none, backbone (train the head only) or "
+                            "until:layerN (freeze the stem and layer1..layerN)")
 
     data = parser.add_argument_group("data")
     data.add_argument("--data", help="an ImageFolder root (class sub-folders) "
@@ -130,15 +130,18 @@ def build_parser():
                       help="share of --data kept for validation (default 0.1)")
     data.add_argument("--image-size", type=check.positive_int, default=None,
                       help="resize ImageFolder images to this square size")
-    data.add_argument("--crop-padding", type=check.non_negative_int, default=None, metavar="P",
+    data.add_argument("--crop-padding", type=check.non_negative_int,
+                      default=None, metavar="P",
                       help="random crop after padding P pixels on each side")
     data.add_argument("--crop-padding-mode", default="constant",
                       choices=("constant", "edge", "reflect", "symmetric"))
     data.add_argument("--hflip", action="store_true",
                       help="random horizontal flips")
-    data.add_argument("--rotation", type=check.degrees, default=None, metavar="DEG",
+    data.add_argument("--rotation", type=check.degrees,
+                      default=None, metavar="DEG",
                       help="random rotations in [-DEG, DEG]")
-    data.add_argument("--color-jitter", type=check.non_negative_float, nargs=3, default=None,
+    data.add_argument("--color-jitter", type=check.non_negative_float,
+                      nargs=3, default=None,
                       metavar=("B", "C", "S"),
                       help="random brightness, contrast, saturation")
     data.add_argument("--num-workers", type=check.non_negative_int, default=2,
@@ -155,17 +158,21 @@ def build_parser():
                             "cycles it between 0.95 and 0.85 instead)")
     optim.add_argument("--nesterov", action="store_true",
                        help="Nesterov momentum (SGD)")
-    optim.add_argument("--weight-decay", type=check.non_negative_float, default=None,
+    optim.add_argument("--weight-decay", type=check.non_negative_float,
+                       default=None,
                        help="default 5e-4 for sgd, 1e-2 for adamw")
-    optim.add_argument("--label-smoothing", type=check.fraction_below_one, default=0.0,
+    optim.add_argument("--label-smoothing", type=check.fraction_below_one,
+                       default=0.0,
                        help="in [0, 1) (default 0)")
     optim.add_argument("--epochs", type=check.positive_int, default=5,
                        help="default 5; " + EXTENDING)
     optim.add_argument("--batch-size", type=check.positive_int, default=128)
-    optim.add_argument("--eval-batch-size", type=check.positive_int, default=256)
+    optim.add_argument("--eval-batch-size", type=check.positive_int,
+                       default=256)
     optim.add_argument("--schedule", default="cosine", choices=SCHEDULES,
                        help="per-batch learning-rate schedule (default cosine)")
-    optim.add_argument("--warmup-epochs", type=check.non_negative_float, default=0.0,
+    optim.add_argument("--warmup-epochs", type=check.non_negative_float,
+                       default=0.0,
                        help="linear warm-up from lr/10 over this many epochs "
                             "(onecycle: the length of its rising phase)")
     optim.add_argument("--step-epochs", type=check.positive_int, default=None,
@@ -185,7 +192,7 @@ def build_parser():
 
     run = parser.add_argument_group("run")
     run.add_argument("--out", default=None,
-                     help="output folder (default {})".format(DEFAULT_OUT))
+                     help=f"output folder (default {DEFAULT_OUT})")
     run.add_argument("--resume", nargs="?", const="auto", default=None,
                      metavar="PATH", help="continue from a checkpoint (alone: "
                      "OUT/last.npz), from the step it was taken at")
@@ -208,7 +215,8 @@ def build_parser():
                      help="CPU threads for minidl's kernels (see "
                           "minidl.parallel; default: MINIDL_NUM_THREADS, else "
                           "all cores); 1 can be faster on a busy machine")
-    run.add_argument("--limit-train-batches", type=check.positive_int, default=None,
+    run.add_argument("--limit-train-batches", type=check.positive_int,
+                     default=None,
                      metavar="N", help="train on the first N batches of each "
                      "epoch only (smoke runs)")
     return parser
@@ -250,7 +258,8 @@ def parse_arguments(parser, argv):
         out = args.out or os.path.dirname(os.path.abspath(path))
     else:
         out = args.out or DEFAULT_OUT
-    options = resolve_options(args, out)
+    options = resolve_options(args, out, "python -m minidl.finetune " +
+                              " ".join(argv))
     check_combinations(options)
     if resumed is not None:
         check_extension(options, resumed[1])
@@ -265,15 +274,15 @@ def _absolute(path):
     return None if path is None else os.path.abspath(os.path.expanduser(path))
 
 
-def resolve_options(args, out):
-    """A copy of `args` with the defaults that depend on other options, and
+def resolve_options(args, out, command_line):
+    """A copy of `args` with the defaults that depend on other options,
     absolute paths (a checkpoint stores these, so --resume works from any
-    folder)."""
+    folder) and the command line (for the report)."""
     weights = args.weights
     if weights is not None and weights not in PUBLISHED:
         weights = _absolute(weights)
     return argparse.Namespace(**dict(
-        vars(args), out=_absolute(out),
+        vars(args), out=_absolute(out), command_line=command_line,
         data=_absolute(args.data), test_data=_absolute(args.test_data),
         weights=weights, tensorboard=_absolute(args.tensorboard),
         lr=args.lr if args.lr is not None else DEFAULT_LR[args.optimizer],
@@ -291,8 +300,8 @@ def check_combinations(options):
     if options.nesterov and options.optimizer != "sgd":
         raise UsageError("--nesterov applies to --optimizer sgd only")
     if not options.warmup_epochs < options.epochs:
-        raise UsageError("--warmup-epochs {} must be below --epochs {}".format(
-            options.warmup_epochs, options.epochs))
+        raise UsageError(f"--warmup-epochs {options.warmup_epochs} must be "
+                         f"below --epochs {options.epochs}")
     if options.tensorboard is not None:
         summary_writer_class()  # installed? (before any file is written)
 
@@ -303,8 +312,9 @@ def check_extension(options, metadata):
     saved = (metadata.get("args") or {}).get("epochs")
     completed = int(metadata.get("epoch", 0))
     if options.epochs < completed:
-        raise UsageError("--epochs {}: the checkpoint has already completed {} "
-                         "epochs".format(options.epochs, completed))
+        raise UsageError(f"--epochs {options.epochs}: the checkpoint has "
+                         f"already completed {completed} "
+                         "epochs")
     if saved is not None and options.epochs != saved and \
             options.schedule in FIXED_LENGTH_SCHEDULES:
         raise UsageError(
@@ -379,8 +389,9 @@ def open_data(options):
                          "at least two classes to learn anything".format(
                              options.data, ", ".join(classes)))
     if test_set is not None and list(test_set.classes) != classes:
-        raise UsageError("--test-data has the classes {}, --data has {}"
-                         .format(list(test_set.classes), classes))
+        raise UsageError(f"--test-data has the classes "
+                         f"{list(test_set.classes)}, --data has {classes}"
+                         )
     return classes, train_set, val_set, test_set
 
 
@@ -440,8 +451,12 @@ def set_up(options, resumed, folder):
               if options.adv_eps else None,
               BestTracker(options.patience), metadata, folder)
     if resumed is not None:
-        restored = ckpt.restore_checkpoint(
-            resumed[0], model, optimizer, scheduler, train_loader, run.tracker)
+        try:
+            restored = ckpt.restore_checkpoint(
+                resumed[0], model, optimizer, scheduler, train_loader,
+                run.tracker)
+        except (KeyError, ValueError) as error:  # options that do not fit it
+            raise UsageError(f"--resume: {error}") from None
         run.completed_epochs = restored.completed_epochs
         run.log_rows = restored.log_rows
         run.step_log = restored.step_log
@@ -466,7 +481,7 @@ class Diverged(Exception):
 
 
 def _percent(value):
-    return "{:.2%}".format(value)
+    return f"{value:.2%}"
 
 
 def global_step(run):
@@ -496,10 +511,10 @@ def save(run, position=None):
                              "loss_sum"]), "images": run.step_log["images"]},
                          run.tracker, run.best_weights, run.metadata)
     run_files.written("last.npz")
-    where = "epoch {}".format(run.completed_epochs) if state is None else \
+    where = f"epoch {run.completed_epochs}" if state is None else \
         "epoch {}, {} of its {} steps".format(state["epoch"], state["batch"],
                                               run.steps_per_epoch)
-    run.last_saved = "{} ({})".format(last, where)
+    run.last_saved = f"{last} ({where})"
     write_best(run)
 
 
@@ -526,11 +541,11 @@ def write_best(run):
 
 def diverged(run, what):
     if run.last_saved is None:
-        return Diverged("{}: nothing was saved; lower --lr (or use "
-                        "--grad-clip)".format(what))
-    return Diverged("training diverged: {}; lower --lr (or use --grad-clip). "
+        return Diverged(f"{what}: nothing was saved; lower --lr (or use "
+                        "--grad-clip)")
+    return Diverged(f"training diverged: {what}; lower --lr (or use --grad-clip). "
                     "Nothing diverged was saved; the last good checkpoint is "
-                    "{}".format(what, run.last_saved))
+                    f"{run.last_saved}")
 
 
 def evaluate_before(run):
@@ -540,10 +555,10 @@ def evaluate_before(run):
                       prefix="val 0")
     if not math.isfinite(result.loss):
         raise diverged(run, "the starting weights give a validation loss of "
-                            "{}".format(result.loss))
-    print("before training: validation accuracy {} (loss {:.4f}, {} images)"
-          .format(_percent(result.accuracy), result.loss,
-                  int(result.confusion.sum())), flush=True)
+                            f"{result.loss}")
+    print(f"before training: validation accuracy {_percent(result.accuracy)} "
+          f"(loss {result.loss:.4f}, {int(result.confusion.sum())} images)"
+          , flush=True)
     run.tracker.update(0, result)
     run.best_weights = ckpt.snapshot(run.model)
     add_log_row(run, {
@@ -574,9 +589,8 @@ class StepLogger:
         if step % options.log_every == 0:
             mean = float(run.step_log["loss_sum"]) / run.step_log["images"]
             if not math.isfinite(mean):
-                raise diverged(run, "the training loss is {} at step {} "
-                                    "(epoch {})".format(mean, step,
-                                                        progress.epoch))
+                raise diverged(run, f"the training loss is {mean} at step {step} "
+                                    f"(epoch {progress.epoch})")
             now = time.perf_counter()
             add_log_row(run, {"step": step, "epoch": progress.epoch,
                               "batch": progress.batches, "loss": mean,
@@ -618,30 +632,30 @@ def train(options, run, stops):
             run.model, run.train_loader, run.optimizer, loss_fn, run.scheduler,
             run.frozen_norms, options.grad_clip, run.adversary,
             max_batches=run.steps_per_epoch,
-            prefix="epoch {}/{}".format(epoch, options.epochs),
+            prefix=f"epoch {epoch}/{options.epochs}",
             progress=progress, after_step=after_step)
         run.position = progress
         if not math.isfinite(trained.loss):
-            raise diverged(run, "the training loss of epoch {} is {}".format(
-                epoch, trained.loss))
+            raise diverged(run, f"the training loss of epoch {epoch} is "
+                                f"{trained.loss}")
         if stops.requested:
             save(run, progress)
             raise interrupted(run, stops)
         stops.deferring = False
         try:
             validated = evaluate(run.model, run.val_loader, len(run.classes),
-                                 prefix="val {}".format(epoch))
+                                 prefix=f"val {epoch}")
         except KeyboardInterrupt:  # its training is kept, validation redone
             stops.deferring = True
             save(run, progress)
             raise interrupted(run, stops) from None
         stops.deferring = True
         if not math.isfinite(validated.loss):
-            raise diverged(run, "the validation loss of epoch {} is {}".format(
-                epoch, validated.loss))
+            raise diverged(run, f"the validation loss of epoch {epoch} is "
+                                f"{validated.loss}")
         if not all_finite(run.model):
-            raise diverged(run, "the weights after epoch {} hold non-finite "
-                                "values".format(epoch))
+            raise diverged(run, f"the weights after epoch {epoch} hold non-finite "
+                                "values")
         is_best = run.tracker.update(epoch, validated)
         if is_best:
             run.best_weights = ckpt.snapshot(run.model)
@@ -666,8 +680,9 @@ def train(options, run, stops):
         if stops.requested:
             raise interrupted(run, stops)
         if run.tracker.should_stop:
-            print("early stopping: no better validation accuracy for {} epochs"
-                  .format(run.tracker.epochs_without_improvement))
+            print(f"early stopping: no better validation accuracy for "
+                  f"{run.tracker.epochs_without_improvement} epochs"
+                  )
 
 
 # -- 5. the end -------------------------------------------------------------------
@@ -710,8 +725,8 @@ def final_report(options, run):
         tested = evaluate(run.model, loader, len(run.classes), prefix="test")
         report["test"] = dict(report_dict(tested.confusion, run.classes),
                               loss=tested.loss)
-        text += ["", "test set ({}): accuracy {}".format(
-            options.test_data, _percent(tested.accuracy)),
+        text += ["", f"test set ({options.test_data}): accuracy "
+                     f"{_percent(tested.accuracy)}",
             format_report(tested.confusion, run.classes)]
     text = "\n".join(text) + "\n"
     run_files.write_text(run.path("report.json"), json.dumps(report, indent=1))
@@ -733,17 +748,18 @@ def run_training(options, run, stops):
         log_file.write_rows(run.path("log.jsonl"), run.log_rows)
         write_best(run)  # a kill may have fallen between last.npz and it
         run.last_saved = "{} (as resumed)".format(run.path("last.npz"))
-        print("resuming after {} steps, epoch {} (best so far: epoch {}, {})"
-              .format(global_step(run), run.completed_epochs,
-                      run.tracker.best_epoch,
-                      _percent(run.tracker.best_accuracy)), flush=True)
+        print(f"resuming after {global_step(run)} steps, epoch "
+              f"{run.completed_epochs} (best so far: epoch "
+              f"{run.tracker.best_epoch}, "
+              f"{_percent(run.tracker.best_accuracy)})"
+              , flush=True)
     else:
         log_file.write_rows(run.path("log.jsonl"), [])
-        print("{} training / {} validation images of {}x{}, {} classes; {} "
-              "batches of {} per epoch on {}".format(
-                  len(run.train_set), len(run.val_set), run.image_size[0],
-                  run.image_size[1], len(run.classes), run.steps_per_epoch,
-                  options.batch_size, run.device), flush=True)
+        height, width = run.image_size
+        print(f"{len(run.train_set)} training / {len(run.val_set)} validation "
+              f"images of {height}x{width}, {len(run.classes)} classes; "
+              f"{run.steps_per_epoch} batches of {options.batch_size} per "
+              f"epoch on {run.device}", flush=True)
         evaluate_before(run)
         stops.deferring = True
         save(run)
@@ -765,7 +781,6 @@ def main(argv=None):
         try:
             options, resumed = parse_arguments(parser, argv)
             out = options.out
-            options.command_line = "python -m minidl.finetune " + " ".join(argv)
             with RunFolder(options.out) as folder:
                 if resumed is None:
                     folder.check_fresh(options.overwrite)
@@ -776,14 +791,14 @@ def main(argv=None):
                     if state.tensorboard is not None:
                         state.tensorboard.close()
         except USER_ERRORS + (Diverged,) as error:
-            print("error: {}".format(error), file=sys.stderr)
+            print(f"error: {error}", file=sys.stderr)
             return 1
         except Interrupted as error:
-            print("\n{}".format(error), file=sys.stderr)
+            print(f"\n{error}", file=sys.stderr)
             return stops.exit_status
         except KeyboardInterrupt:  # outside the training steps, or a second one
             if state is not None and state.last_saved is not None:
-                print("\n{}".format(interrupted(state, stops)), file=sys.stderr)
+                print(f"\n{interrupted(state, stops)}", file=sys.stderr)
             else:
                 print("\ninterrupted before training started; nothing was "
                       "saved (run the command again)", file=sys.stderr)

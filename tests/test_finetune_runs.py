@@ -87,7 +87,7 @@ def full(data, weights, cache, tmp_path_factory):
 def rows_of(path):
     """The log's rows; strict JSON (a bare NaN or Infinity fails)."""
     def refuse(name):
-        raise AssertionError("log.jsonl holds a bare {}".format(name))
+        raise AssertionError(f"log.jsonl holds a bare {name}")
     with open(path) as handle:
         return [json.loads(line, parse_constant=refuse) for line in handle]
 
@@ -244,7 +244,7 @@ def test_a_second_run_into_a_locked_folder_is_refused(data, weights, tmp_path,
         status, _ = quiet_main(base_args(data, out, weights))
     assert status == 1
     error = capsys.readouterr().err
-    assert "is in use by process {}".format(os.getpid()) in error, error
+    assert f"is in use by process {os.getpid()}" in error, error
     assert os.listdir(out) == [".lock"]
 
 
@@ -395,7 +395,7 @@ def test_out_that_is_a_file_is_one_line(data, weights, tmp_path, capsys, where):
     status, _ = quiet_main(base_args(data, out, weights))
     assert status == 1
     error = capsys.readouterr().err.strip()
-    assert error.startswith("error: --out {}: ".format(out)) and \
+    assert error.startswith(f"error: --out {out}: ") and \
         "\n" not in error, error
 
 

@@ -21,7 +21,7 @@ def _number(text, kind):
                 "an integer" if kind is int else "a number", text)) from None
     if kind is float and not math.isfinite(value):
         raise argparse.ArgumentTypeError(
-            "expected a finite number, got {!r}".format(text))
+            f"expected a finite number, got {text!r}")
     return value
 
 
@@ -30,7 +30,7 @@ def _checked(kind, test, expected):
         value = _number(text, kind)
         if not test(value):
             raise argparse.ArgumentTypeError(
-                "expected {}, got {!r}".format(expected, text))
+                f"expected {expected}, got {text!r}")
         return value
     convert.__name__ = expected  # argparse names the type in some messages
     return convert

@@ -60,8 +60,8 @@ def describe_os_error(path, error):
     """One line for an OSError on `path` (no traceback)."""
     reason = error.strerror or str(error)
     if error.errno in (errno.ENOSPC, errno.EDQUOT):
-        reason = "the disk is full ({})".format(reason)
-    return "--out {}: {}".format(path, reason)
+        reason = f"the disk is full ({reason})"
+    return f"--out {path}: {reason}"
 
 
 def is_temporary(name):
@@ -90,8 +90,7 @@ class RunFolder:
 
     def __enter__(self):
         if os.path.exists(self.path) and not os.path.isdir(self.path):
-            raise RunFolderError("--out {}: is a file, not a folder".format(
-                self.path))
+            raise RunFolderError(f"--out {self.path}: is a file, not a folder")
         try:
             os.makedirs(self.path, exist_ok=True)
             handle = open(self.file(LOCK_NAME), "a+")
@@ -104,12 +103,12 @@ class RunFolder:
             holder = handle.read().strip() or "another process"
             handle.close()
             raise RunFolderError(
-                "--out {} is in use by process {} (another fine-tuning run); "
-                "wait for it to end or choose another --out".format(
-                    self.path, holder)) from None
+                f"--out {self.path} is in use by process {holder} (another "
+                "fine-tuning run); wait for it to end or choose another --out") \
+                from None
         handle.seek(0)
         handle.truncate()
-        handle.write("{}\n".format(os.getpid()))
+        handle.write(f"{os.getpid()}\n")
         handle.flush()
         self._lock_file = handle
         self.removed_temporaries = self._remove_temporaries()

@@ -32,7 +32,7 @@ def check_architecture(architecture, state, stored, weights):
     raise UsageError("--arch {} but --weights {} holds a {}{}: use --arch {}, "
                      "or leave --arch out".format(
                          architecture, weights, found,
-                         " ({} for a {})".format(mismatch, architecture)
+                         f" ({mismatch} for a {architecture})"
                          if mismatch else "", found))
 
 
@@ -43,18 +43,18 @@ def load_starting_model(options, classes, resumed):
         metadata = resumed[1]
         architecture = metadata["architecture"]
         if options.arch is not None and options.arch != architecture:
-            raise UsageError("--resume: the checkpoint holds a {}, not a {}"
-                             .format(architecture, options.arch))
+            raise UsageError(f"--resume: the checkpoint holds a {architecture}"
+                             f", not a {options.arch}")
         if list(metadata["classes"]) != list(classes):
-            raise UsageError("--resume: the checkpoint was trained on the "
-                             "classes {}, --data has {}".format(
-                                 metadata["classes"], classes))
+            raise UsageError(f"--resume: the checkpoint was trained on the "
+                             f"classes {metadata['classes']}, --data has "
+                             f"{classes}")
         model = models.get_model(architecture, num_classes=len(classes))
         return StartingModel(model, architecture, list(metadata["input_mean"]),
                              list(metadata["input_std"]))
     if options.weights is None:
-        print("no --weights: {} starts from a random initialisation".format(
-            options.arch))
+        print(f"no --weights: {options.arch} starts from a random "
+              "initialisation")
         model = models.get_model(options.arch, num_classes=len(classes))
         return StartingModel(model, options.arch, list(IMAGENET_MEAN),
                              list(IMAGENET_STD))
@@ -64,26 +64,25 @@ def load_starting_model(options, classes, resumed):
     try:
         state, metadata = read_model_file(path)
     except (OSError, ValueError) as error:
-        raise UsageError("--weights {}: {}".format(options.weights, error)) \
-            from None
+        raise UsageError(f"--weights {options.weights}: {error}") from None
     stored = metadata.get("architecture")
     if options.arch is not None:
         check_architecture(options.arch, state, stored, options.weights)
     architecture = options.arch or stored
     if architecture is None:
-        raise UsageError("--weights {} does not name its architecture; give "
-                         "--arch".format(options.weights))
+        raise UsageError(f"--weights {options.weights} does not name its "
+                         "architecture; give --arch")
     try:
         model = build_model(architecture, state, path)
     except ValueError as error:
         mismatch = key_mismatch(architecture, set(state)) \
             if architecture in models.list_models() else ""
-        raise UsageError("--weights {}: {}".format(
-            options.weights, mismatch or error)) from None
-    print("loaded {} weights from {}".format(architecture, path))
+        raise UsageError(f"--weights {options.weights}: "
+                         f"{mismatch or error}") from None
+    print(f"loaded {architecture} weights from {path}")
     if model.num_classes != len(classes):
-        print("new {}-class head (the weights have {} classes)".format(
-            len(classes), model.num_classes))
+        print(f"new {len(classes)}-class head (the weights have "
+              f"{model.num_classes} classes)")
         models.replace_head(model, len(classes))
     mean = metadata.get("input_mean") or IMAGENET_MEAN
     std = metadata.get("input_std") or IMAGENET_STD
