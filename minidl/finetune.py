@@ -511,11 +511,17 @@ def save(run, position=None):
                              "loss_sum"]), "images": run.step_log["images"]},
                          run.tracker, run.best_weights, run.metadata)
     run_files.written("last.npz")
-    where = f"epoch {run.completed_epochs}" if state is None else \
-        "epoch {}, {} of its {} steps".format(state["epoch"], state["batch"],
-                                              run.steps_per_epoch)
-    run.last_saved = f"{last} ({where})"
+    run.last_saved = f"{last} ({where(run)})"
     write_best(run)
+
+
+def where(run):
+    """Where the run stands, in words: 'epoch 2' or 'epoch 3, 5 of its 7
+    steps'."""
+    if run.position is None or run.position.epoch <= run.completed_epochs:
+        return f"epoch {run.completed_epochs}"
+    return (f"epoch {run.position.epoch}, {run.position.batches} of its "
+            f"{run.steps_per_epoch} steps")
 
 
 def saved_at(run):
@@ -543,9 +549,9 @@ def diverged(run, what):
     if run.last_saved is None:
         return Diverged(f"{what}: nothing was saved; lower --lr (or use "
                         "--grad-clip)")
-    return Diverged(f"training diverged: {what}; lower --lr (or use --grad-clip). "
-                    "Nothing diverged was saved; the last good checkpoint is "
-                    f"{run.last_saved}")
+    return Diverged(f"training diverged: {what}; lower --lr (or use "
+                    "--grad-clip). Nothing diverged was saved; the last good "
+                    f"checkpoint is {run.last_saved}")
 
 
 def evaluate_before(run):
@@ -747,7 +753,7 @@ def run_training(options, run, stops):
     if options.resume:
         log_file.write_rows(run.path("log.jsonl"), run.log_rows)
         write_best(run)  # a kill may have fallen between last.npz and it
-        run.last_saved = "{} (as resumed)".format(run.path("last.npz"))
+        run.last_saved = f"{run.path('last.npz')} ({where(run)})"
         print(f"resuming after {global_step(run)} steps, epoch "
               f"{run.completed_epochs} (best so far: epoch "
               f"{run.tracker.best_epoch}, "
