@@ -340,6 +340,27 @@ def test_ctrl_c_during_the_first_evaluation_prints_one_line(
     assert status == 0  # nothing of a run was left: a fresh run may start
 
 
+def test_ctrl_c_during_an_epochs_validation_keeps_its_training(
+        data, weights, full, tmp_path, monkeypatch, capsys):
+    calls = []
+    original = finetune.evaluate
+
+    def interrupted_second_evaluation(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:  # epoch 1's validation
+            os.kill(os.getpid(), signal.SIGINT)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(finetune, "evaluate", interrupted_second_evaluation)
+    out = tmp_path / "out"
+    assert quiet_main(base_args(data, out, weights, *FULL))[0] == 130
+    assert "(epoch 1, 7 of its 7 steps) holds the run" in capsys.readouterr().err
+    monkeypatch.undo()
+    assert quiet_main(["--resume", out / "last.npz"])[0] == 0
+    assert_same_run(out, full)
+    assert_same_log(out, full)
+
+
 def test_checkpoint_every_n_steps(data, weights, tmp_path, monkeypatch):
     saves = []
     original = finetune.save
