@@ -145,6 +145,7 @@ def train_one_epoch(model, loader, optimizer, loss_fn, scheduler=None,
     trainable = [p for group in optimizer.param_groups for p in group["params"]]
     total = len(loader) if max_batches is None else min(len(loader), max_batches)
     progress = progress or EpochProgress(epoch=0)
+    progress.started = time.perf_counter()  # this session's clock starts now
     bar = ProgressBar(total, prefix=prefix)
     bar.done = progress.batches
     if progress.batches < total:
