@@ -38,6 +38,7 @@ import numpy as np
 
 from minidl import convert, finetune, models
 from minidl.data import folder
+from minidl.training import history
 from minidl.training.freeze import apply_freeze, parse_freeze
 from minidl.training.pretrained import TORCH_SUFFIXES
 
@@ -118,9 +119,9 @@ def torch_is_installed():
 
 
 def read_rows(path):
-    """The rows of a run's log.jsonl: epoch 0 (before training), 1, 2, ..."""
-    with open(path) as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+    """The epoch rows of a run's log.jsonl: epoch 0 (before training), 1,
+    2, ... (the log's step rows are left out)."""
+    return history.epoch_rows(history.read_rows(path))
 
 
 def read_json(path):

@@ -107,8 +107,8 @@ def read_torch_checkpoint(path):
         import torch
     except ImportError:
         raise ConversionError("{}: reading a PyTorch checkpoint needs torch "
-                              "(pip install torch); the converted file will "
-                              "not".format(path)) from None
+                              "(pip install torch); the converted .npz file it "
+                              "writes is then read without torch".format(path)) from None
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many kinds; all mean "unreadable"

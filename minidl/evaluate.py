@@ -1,7 +1,7 @@
 """Accuracy of a trained model on a labelled image set:
 ``python -m minidl.evaluate CHECKPOINT --data DIR``.
 
-CHECKPOINT is a fine-tuning checkpoint (``best.npz``, ``last.npz``), the
+CHECKPOINT is a fine-tuning checkpoint (``last.npz``), the ``best.npz`` or
 ``model.npz`` of a run, or a converted weights file. DIR is an ImageFolder
 root or a CIFAR-10 folder. Which images:
 

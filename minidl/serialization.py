@@ -115,6 +115,13 @@ def _write_archive(file, arrays):
                                           allow_pickle=False)
 
 
+def default_file_mode():
+    """The mode ``open(path, "w")`` gives a new file: 0666 less the umask."""
+    umask = os.umask(0o022)  # reading the umask means setting it; put it back
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write(path, write):
     """Call ``write(binary_file)`` on a temporary file beside `path`, then
     rename it to `path`. On any error the temporary file is removed and
@@ -127,6 +134,7 @@ def atomic_write(path, write):
     handle, temporary = tempfile.mkstemp(
         dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
     try:
+        os.chmod(temporary, default_file_mode())  # mkstemp makes it 0600
         with os.fdopen(handle, "wb") as file:
             write(file)
             file.flush()

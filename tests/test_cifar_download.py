@@ -16,6 +16,7 @@ import pytest
 from minidl import finetune
 from minidl.data import CIFAR10, cifar
 from minidl.training import defaults
+from minidl.training.options import UsageError
 
 
 def _batch_bytes(count, seed):
@@ -159,7 +160,7 @@ def test_the_official_md5_is_torchvisions():
 def test_data_cifar10_means_the_cache(tmp_path, serve, monkeypatch):
     monkeypatch.setenv("MINIDL_CACHE", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(FileNotFoundError, match="not in the cache .*add "
+    with pytest.raises(UsageError, match="not in the cache .*add "
                                                 "--download"):
         defaults.resolve_data("cifar10", download=False)
     monkeypatch.setattr(cifar, "URL", serve())

@@ -102,9 +102,11 @@ def full_run(tiny_data, weights_file, tmp_path_factory):
     return out, capture.getvalue()
 
 
-def read_log(path):
+def read_log(path, steps=False):
+    """The rows of a log.jsonl (the epoch rows only, unless `steps`)."""
     with open(path) as handle:
-        return [json.loads(line) for line in handle]
+        rows = [json.loads(line) for line in handle]
+    return rows if steps else [row for row in rows if "step" not in row]
 
 
 # -- the command end to end ----------------------------------------------------------
@@ -127,7 +129,7 @@ def test_two_epochs_write_checkpoints_log_plot_report(full_run):
     assert metadata["epoch"] == 2 and metadata["classes"] == CLASSES
     assert metadata["input_mean"] == [0.5, 0.5, 0.5]  # from the weights
     assert set(state) >= {"model", "optimizer", "scheduler", "train_loader",
-                          "rng", "history", "tracker"}
+                          "rng", "log", "tracker", "best_model", "position"}
     assert state["train_loader"]["epoch"] == 2
     assert state["scheduler"]["last_epoch"] == 2 * 4  # 27 images, batches of 8
 
@@ -190,12 +192,12 @@ def test_resume_path_and_saved_options(full_run, capsys):
     out, _ = full_run
     parser = finetune.build_parser()
     args, (state, metadata) = finetune.parse_arguments(
-        parser, ["--resume", str(out / "best.npz"), "--epochs", "5"])
+        parser, ["--resume", str(out / "last.npz"), "--lr", "0.1"])
     assert args.out == str(out)  # the checkpoint's folder
     assert (args.batch_size, args.schedule, args.crop_padding_mode) == \
         (8, "onecycle", "reflect")
-    assert args.epochs == 5 and metadata["epoch"] == state["epoch"]
-    assert "--epochs 2 -> 5" in capsys.readouterr().err  # warned
+    assert args.lr == 0.1 and metadata["epoch"] == state["epoch"]
+    assert "--lr 0.05 -> 0.1" in capsys.readouterr().err  # warned
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NaN arithmetic
@@ -204,7 +206,7 @@ def test_diverging_training_stops_with_a_clear_error(tiny_data, weights_file,
     assert finetune.main(base_args(tiny_data, tmp_path / "out", weights_file,
                                    "--lr", "1e30", "--epochs", "1",
                                    "--limit-train-batches", "2")) == 1
-    assert "error: training diverged: the loss of epoch 1 is nan" in \
+    assert "error: training diverged: the training loss of epoch 1 is nan" in \
         capsys.readouterr().err
 
 
@@ -292,28 +294,55 @@ def test_cifar10_folder_with_its_test_batch(tmp_path, capsys):
     assert report["validation"]["classes"][0] == "airplane"
 
 
+def _with(args, flag, value):
+    if flag in args:
+        args[args.index(flag) + 1] = value
+    else:
+        args += [flag, value]
+    return args
+
+
 @pytest.mark.parametrize("change, message", [
-    (["--arch", "resnet7"], "--arch 'resnet7': unknown architecture"),
     (["--data", "/no/such/folder"], "--data: no such folder: /no/such/folder"),
-    (["--freeze", "layer2"], "--freeze 'layer2': expected 'none', 'backbone' "
-                             "or 'until:layerN'"),
     (["--freeze", "until:layer4"], "until:layer4: CifarResNet has only "
                                    "layer1..layer3"),
-    (["--val-split", "1.5"], "--val-split must be in (0, 1)"),
     (["--weights", "resnet20-unknown"], "one of the published names"),
     (["--resume", "/no/such/last.npz"], "no checkpoint at /no/such/last.npz"),
 ])
 def test_bad_arguments_give_clear_errors(tiny_data, weights_file, tmp_path,
                                          capsys, change, message):
-    args = base_args(tiny_data, tmp_path / "out", weights_file)
-    flag, value = change
-    if flag in args:
-        args[args.index(flag) + 1] = value
-    else:
-        args += [flag, value]
+    args = _with(base_args(tiny_data, tmp_path / "out", weights_file), *change)
     assert finetune.main(args) == 1
     error = capsys.readouterr().err
     assert error.startswith("error: ") and message in error, error
+
+
+@pytest.mark.parametrize("change, message", [
+    (["--arch", "resnet7"], "argument --arch: invalid choice: 'resnet7'"),
+    (["--freeze", "layer2"], "--freeze 'layer2': expected 'none', 'backbone' "
+                             "or 'until:layerN'"),
+    (["--val-split", "1.5"], "argument --val-split: expected a number in "
+                             "(0, 1), got '1.5'"),
+    (["--lr", "inf"], "argument --lr: expected a finite number, got 'inf'"),
+    (["--lr", "-1"], "argument --lr: expected a positive number"),
+    (["--momentum", "nan"], "argument --momentum: expected a finite number"),
+    (["--momentum", "5"], "argument --momentum: expected a momentum in [0, 1)"),
+    (["--weight-decay", "nan"], "argument --weight-decay: expected a finite"),
+    (["--rotation", "nan"], "argument --rotation: expected a finite number"),
+    (["--rotation", "1e300"], "argument --rotation: expected an angle"),
+    (["--epochs", "0"], "argument --epochs: expected a positive integer"),
+    (["--color-jitter", "0.1", "-1", "0"], "argument --color-jitter: "
+                                           "expected a number >= 0"),
+])
+def test_bad_option_values_are_refused_while_parsing(
+        tiny_data, weights_file, tmp_path, capsys, change, message):
+    args = base_args(tiny_data, tmp_path / "out", weights_file) + change
+    with pytest.raises(SystemExit) as stop:
+        finetune.main(args)
+    assert stop.value.code == 2
+    error = capsys.readouterr().err.splitlines()[-1]
+    assert message in error, error
+    assert not (tmp_path / "out").exists()  # refused before touching a file
 
 
 def test_image_folder_without_images_is_an_error(tmp_path, weights_file, capsys):

@@ -65,6 +65,11 @@ def file_md5(path, chunk_size=1 << 20):
     return digest.hexdigest()
 
 
+class DownloadError(RuntimeError):
+    """The CIFAR-10 archive could not be fetched, checked or extracted; the
+    message says why and what to do offline."""
+
+
 def _fetch(url, path):
     """Download `url` to `path` (tests replace it, or pass a local url).
     A response cut off before its Content-Length is an error."""
@@ -90,11 +95,11 @@ def _download_archive(root, url, md5):
             _fetch(url, partial)
         except (OSError, http.client.HTTPException) as error:
             # URLError, timeouts, refused connections, a cut-off response
-            raise RuntimeError(f"CIFAR10: could not download {url} ({error}). "
+            raise DownloadError(f"CIFAR10: could not download {url} ({error}). "
                                f"Offline, {_where_to_put(root)}") from error
         found = file_md5(partial)
         if found != md5:
-            raise RuntimeError(f"CIFAR10: the download of {url} has MD5 {found}, "
+            raise DownloadError(f"CIFAR10: the download of {url} has MD5 {found}, "
                                f"expected {md5} (truncated or not the official "
                                f"archive); it was deleted, try again, or "
                                f"{_where_to_put(root)}")
@@ -117,14 +122,14 @@ def _extract(archive, root):
                 tar.extractall(scratch)
         extracted = os.path.join(scratch, FOLDER)
         if not os.path.isfile(os.path.join(extracted, TRAIN_FILES[0])):
-            raise RuntimeError(f"CIFAR10: {archive} did not contain "
+            raise DownloadError(f"CIFAR10: {archive} did not contain "
                                f"{FOLDER}/{TRAIN_FILES[0]}")
         target = os.path.join(root, FOLDER)
         if os.path.isdir(target):  # a folder without the batch files
             shutil.rmtree(target)
         os.replace(extracted, target)
     except (tarfile.TarError, EOFError, OSError) as error:
-        raise RuntimeError(f"CIFAR10: cannot extract {archive} ({error}); "
+        raise DownloadError(f"CIFAR10: cannot extract {archive} ({error}); "
                            f"delete it and try again") from error
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -12,12 +12,20 @@ converted to RGB, and the whole set stored as one uint8 array (N, H, W, 3)
 in a cache file, so later runs load it in a fraction of a second.
 
 The cache is a ``.npy`` file in ``cache_dir`` (default ``$MINIDL_CACHE``
-or ``~/.cache/minidl``), under ``imagefolder/``. Its name holds a hash of
-the root's absolute path (and the `size` argument) and a fingerprint of
-the file list (relative paths, sizes, modification times): when any file
-is added, removed or changed, the name changes, the folder is decoded
-again, and the old file is deleted. The file is written under a temporary
-name and renamed, so a crash never leaves half a cache behind.
+or ``~/.cache/minidl``), under ``imagefolder/``, named by the *content* of
+the set: a SHA-256 of every file's relative path, class and bytes (and the
+`size` argument). So the same images reached through another path (a copy,
+a link, another mount) share one cache file.
+
+Hashing every file's bytes is much cheaper than decoding, but it is not
+free, so it is done only when the file list changes: ``imagefolder-paths/``
+holds, per root folder, a small text file named by the root's absolute
+path and a fingerprint of its file list (relative paths, sizes,
+modification times) whose content is the content key. An unchanged folder
+costs one ``stat`` per file; a changed one is hashed again, its old entry
+deleted, and cache files no entry names any more are deleted. Files are
+written under a temporary name and renamed, so a crash never leaves half a
+cache behind.
 """
 import hashlib
 import os
@@ -28,6 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from ..serialization import default_file_mode
 from .dataset import ImageArrayDataset
 
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png")
@@ -96,11 +105,85 @@ def fingerprint(root, records, size):
 
 
 def cache_prefix(root, cache_dir, size):
-    """The start of the cache file names for `root`: its folder name and a
-    hash of its absolute path and `size`."""
+    """The start of the names of `root`'s entries in ``imagefolder-paths/``:
+    its folder name and a hash of its absolute path and `size`."""
     key = hashlib.sha256("{}|{}".format(root, size).encode()).hexdigest()[:16]
     name = re.sub(r"[^A-Za-z0-9_.-]", "_", os.path.basename(root) or "root")
-    return os.path.join(cache_dir, "imagefolder", "{}-{}-".format(name, key))
+    return os.path.join(cache_dir, "imagefolder-paths", "{}-{}-".format(name, key))
+
+
+def content_key(root, records, size, chunk_size=1 << 20):
+    """SHA-256 of the images themselves: each file's path relative to
+    `root`, class index and bytes, and `size`."""
+    digest = hashlib.sha256("format {} size {}\n".format(
+        _CACHE_FORMAT, size).encode())
+    prefix = len(os.path.join(root, ""))
+    for path, index, nbytes, _ in records:
+        digest.update("{}\t{}\t{}\n".format(path[prefix:], index,
+                                            nbytes).encode())
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(chunk_size), b""):
+                digest.update(chunk)
+    return digest.hexdigest()[:32]
+
+
+def _read_text(path):
+    try:
+        with open(path) as handle:
+            return handle.read().strip()
+    except OSError:
+        return None
+
+
+def _write_atomically(path, write):
+    """`write(binary file)` into a temporary file beside `path`, renamed to
+    `path`; the mode honours the umask. Returns False (with a warning) when
+    the folder cannot be written."""
+    folder = os.path.dirname(path)
+    try:
+        os.makedirs(folder, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=folder, suffix=".tmp")
+    except OSError as error:
+        warnings.warn("ImageFolder: cannot write the cache {} ({}); images will "
+                      "be decoded again next time".format(path, error))
+        return False
+    try:
+        os.chmod(temporary, default_file_mode())
+        with os.fdopen(handle, "wb") as stream:
+            write(stream)
+        os.replace(temporary, path)
+    except BaseException:
+        os.remove(temporary)
+        raise
+    return True
+
+
+def _remember_key(entry_path, key, cache_dir):
+    """Record `key` as the content of the root behind `entry_path`; delete
+    the root's older entries and the cache files nothing names any more."""
+    if not _write_atomically(entry_path, lambda stream: stream.write(
+            (key + "\n").encode())):
+        return
+    entries = os.path.dirname(entry_path)
+    prefix = entry_path[:entry_path.rindex("-") + 1]  # same root and size
+    named = set()
+    for entry in os.scandir(entries):
+        if entry.path.startswith(prefix) and entry.path != entry_path:
+            _remove_quietly(entry.path)
+        elif entry.name.endswith(".txt"):
+            named.add(_read_text(entry.path))
+    images = os.path.join(cache_dir, "imagefolder")
+    for entry in os.scandir(images):
+        stem = entry.name[:-len(".npy")]
+        if entry.name.endswith(".npy") and stem not in named:
+            _remove_quietly(entry.path)
+
+
+def _remove_quietly(path):
+    try:
+        os.remove(path)
+    except OSError:
+        pass
 
 
 def _size_pair(size):
@@ -177,32 +260,8 @@ def _read_cache(path, count):
 
 
 def _write_cache(path, images):
-    """Write atomically (a temporary file in the same folder, then a rename),
-    then delete the files of older versions of the same folder."""
-    folder = os.path.dirname(path)
-    try:
-        os.makedirs(folder, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=folder, suffix=".tmp")
-    except OSError as error:
-        warnings.warn("ImageFolder: cannot write the cache {} ({}); images will "
-                      "be decoded again next time".format(path, error))
-        return
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.save(stream, images)
-        os.replace(temporary, path)
-    except BaseException:
-        os.remove(temporary)
-        raise
-    # Same prefix = same root and size; a different fingerprint = stale.
-    prefix = path[:path.rindex("-") + 1]
-    for entry in os.scandir(folder):
-        if entry.path.startswith(prefix) and entry.path.endswith(".npy") and \
-                entry.path != path:
-            try:
-                os.remove(entry.path)
-            except OSError:
-                pass
+    """Write the decoded images atomically. Returns False if it could not."""
+    return _write_atomically(path, lambda stream: np.save(stream, images))
 
 
 class ImageFolder(ImageArrayDataset):
@@ -234,17 +293,25 @@ class ImageFolder(ImageArrayDataset):
         self.loaded_from_cache = False
         images = None
         if cache_dir is not False:
-            # The file name carries the fingerprint of the file list, so a
-            # changed folder looks for (and writes) a different file.
-            prefix = cache_prefix(root, cache_dir or default_cache_dir(), size)
-            self.cache_path = prefix + fingerprint(root, records, size)[:32] + \
-                ".npy"
+            # The entry's name carries the fingerprint of the file list, so
+            # a changed folder misses it and is hashed again.
+            cache_dir = os.fspath(cache_dir or default_cache_dir())
+            entry = cache_prefix(root, cache_dir, size) + \
+                fingerprint(root, records, size)[:32] + ".txt"
+            key = _read_text(entry)
+            if not key:
+                key = content_key(root, records, size)
+            self.cache_path = os.path.join(cache_dir, "imagefolder",
+                                           key + ".npy")
             images = _read_cache(self.cache_path, len(records))
         if images is not None:
             self.loaded_from_cache = True
         else:
             images = decode_images([path for path, _ in self.samples], size,
                                    num_threads)
-            if self.cache_path is not None:
-                _write_cache(self.cache_path, images)
+            if self.cache_path is not None and \
+                    not _write_cache(self.cache_path, images):
+                self.cache_path = None
+        if self.cache_path is not None and _read_text(entry) != key:
+            _remember_key(entry, key, cache_dir)
         super().__init__(images, targets, classes, transform)

@@ -24,6 +24,7 @@ import os
 from ..data import cifar
 from ..data.embedded import sample_root
 from ..data.folder import default_cache_dir
+from .options import UsageError
 
 SAMPLE_OUT = os.path.join("runs", "sample")
 SAMPLE_WEIGHTS = "resnet20-cifar10-embedded"
@@ -62,13 +63,16 @@ def resolve_data(data, download, option="--data"):
     if data == "cifar10" and not os.path.isdir(data):
         root = cifar10_cache_root()
         if not download and cifar._find_folder(root) is None:
-            raise FileNotFoundError(
+            raise UsageError(
                 f"{option} cifar10: CIFAR-10 is not in the cache {root}; add "
                 f"--download, or {cifar._where_to_put(root)}")
     if download and cifar._find_folder(root) is None:
         print(f"downloading CIFAR-10 ({cifar.URL}, 163 MB) into {root}",
               flush=True)
-        cifar.download_cifar10(root)
+        try:
+            cifar.download_cifar10(root)
+        except (OSError, cifar.DownloadError) as error:
+            raise UsageError(str(error)) from None
     return root
 
 

@@ -1,7 +1,7 @@
 """Rebuilding a trained model from a file, for evaluation and prediction.
 
-Accepted files: a fine-tuning checkpoint (``best.npz`` / ``last.npz``), the
-final weights of a run (``model.npz``), or any converted weights file
+Accepted files: a fine-tuning checkpoint (``last.npz``), the weights a run
+writes (``best.npz``, ``model.npz``), or any converted weights file
 (``python -m minidl.convert``). Their metadata names the architecture, and
 where known the class names, the input normalisation and the image size.
 """

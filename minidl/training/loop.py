@@ -92,45 +92,122 @@ class FGSM:
         return logits, clean_loss.data + adversarial_loss.data
 
 
+class EpochProgress:
+    """Where a training epoch stands: `batches` done, and the running sums
+    of the epoch so far (`loss_sum` over images, `correct`, `seen` images,
+    training `seconds` before this session). A checkpoint taken between two
+    steps stores it (:meth:`state_dict`), so the resumed epoch goes on from
+    the next batch with the same sums."""
+
+    def __init__(self, epoch, batches=0, loss_sum=0.0, correct=0, seen=0,
+                 seconds=0.0):
+        self.epoch, self.batches = int(epoch), int(batches)
+        self.loss_sum, self.correct, self.seen = loss_sum, correct, int(seen)
+        self.seconds = float(seconds)
+        self.started = time.perf_counter()
+
+    @property
+    def elapsed(self):
+        """Training seconds of the epoch, this session included."""
+        return self.seconds + time.perf_counter() - self.started
+
+    @property
+    def mean_loss(self):
+        return float(self.loss_sum) / max(self.seen, 1)
+
+    def state_dict(self):
+        return {"epoch": self.epoch, "batch": self.batches,
+                "loss_sum": float(self.loss_sum), "correct": int(self.correct),
+                "seen": self.seen, "seconds": self.elapsed}
+
+    @classmethod
+    def from_state(cls, state):
+        return cls(state["epoch"], state["batch"], float(state["loss_sum"]),
+                   int(state["correct"]), state["seen"], state["seconds"])
+
+
 def train_one_epoch(model, loader, optimizer, loss_fn, scheduler=None,
                     frozen_norms=(), grad_clip=None, adversary=None,
-                    max_batches=None, prefix="train"):
+                    max_batches=None, prefix="train", progress=None,
+                    after_step=None):
     """Train over the loader once (at most `max_batches` batches), stepping
-    the scheduler after each batch. Returns an EpochResult."""
+    the scheduler after each batch. Returns an EpochResult.
+
+    `progress`: an EpochProgress to go on from (resuming in the middle of
+    an epoch: its first `progress.batches` batches are made again but not
+    trained on, so every later batch is the one of an uninterrupted run);
+    it is updated after every step. `after_step(progress, loss, lr,
+    images)`, if given, is called after every step (`loss`: the batch's
+    mean loss, an array on the model's device; `lr`: the first group's
+    learning rate during the step); it may raise to stop the epoch.
+    """
     set_train_mode(model, frozen_norms)
     trainable = [p for group in optimizer.param_groups for p in group["params"]]
     total = len(loader) if max_batches is None else min(len(loader), max_batches)
+    progress = progress or EpochProgress(epoch=0)
+    progress.started = time.perf_counter()  # this session's clock starts now
     bar = ProgressBar(total, prefix=prefix)
-    loss_sum = 0.0  # becomes an array on the model's device
-    correct = 0
-    seen = 0
-    for index, (images, labels) in enumerate(loader):
-        if index >= total:
-            break
-        optimizer.zero_grad(set_to_none=True)
-        if adversary is None:
-            logits = model(images)
-            loss = loss_fn(logits, labels)
-            loss.backward()
-            loss_value = loss.data
-        else:
-            logits, loss_value = adversary.forward_backward(model, images,
-                                                            labels, loss_fn)
-        if grad_clip:
-            clip_grad_norm_(trainable, grad_clip)
-        optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
-        xp = backend.get_array_module(logits.data)
-        count = labels.shape[0]
-        loss_sum = loss_sum + loss_value.astype(np.float64) * count
-        correct = correct + (xp.argmax(logits.data, axis=1) == labels.data).sum()
-        seen += count
-        bar.update(count, loss_value)
+    bar.done = progress.batches
+    if progress.batches < total:
+        batches = iter(loader)
+        try:
+            for index, (images, labels) in enumerate(batches):
+                if index >= total:
+                    break
+                if index < progress.batches:
+                    continue  # trained on before the checkpoint
+                lr = optimizer.param_groups[0]["lr"]
+                loss_value, logits = _step(model, images, labels, optimizer,
+                                           loss_fn, trainable, grad_clip,
+                                           adversary)
+                if scheduler is not None:
+                    scheduler.step()
+                xp = backend.get_array_module(logits.data)
+                count = labels.shape[0]
+                progress.loss_sum = progress.loss_sum + \
+                    loss_value.astype(np.float64) * count
+                progress.correct = progress.correct + \
+                    (xp.argmax(logits.data, axis=1) == labels.data).sum()
+                progress.seen += count
+                progress.batches = index + 1
+                bar.update(count, loss_value)
+                if after_step is not None:
+                    after_step(progress, loss_value, lr, count)
+        finally:
+            batches.close()
     bar.close()
-    return EpochResult(loss=float(loss_sum) / max(seen, 1),
-                       accuracy=int(correct) / max(seen, 1), images=seen,
-                       batches=bar.done, seconds=bar.elapsed)
+    return EpochResult(loss=progress.mean_loss,
+                       accuracy=int(progress.correct) / max(progress.seen, 1),
+                       images=progress.seen, batches=progress.batches,
+                       seconds=progress.elapsed)
+
+
+def _step(model, images, labels, optimizer, loss_fn, trainable, grad_clip,
+          adversary):
+    """One optimisation step. Returns (mean loss array, logits)."""
+    optimizer.zero_grad(set_to_none=True)
+    if adversary is None:
+        logits = model(images)
+        loss = loss_fn(logits, labels)
+        loss.backward()
+        loss_value = loss.data
+    else:
+        logits, loss_value = adversary.forward_backward(model, images, labels,
+                                                        loss_fn)
+    if grad_clip:
+        clip_grad_norm_(trainable, grad_clip)
+    optimizer.step()
+    return loss_value, logits
+
+
+def all_finite(model):
+    """True when every parameter and buffer of `model` is finite."""
+    for value in model.state_dict().values():
+        data = value.data
+        xp = backend.get_array_module(data)
+        if data.dtype.kind == "f" and not bool(xp.isfinite(data).all()):
+            return False
+    return True
 
 
 def predict(model, loader, prefix="eval"):

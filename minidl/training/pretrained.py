@@ -158,8 +158,52 @@ def _convert(source, destination, architecture):
     try:
         from_torch(source, destination, arch=architecture)
     except ConversionError as error:
+        other = _other_architecture(source, architecture)
+        if other:
+            raise WeightsError("--arch {} but --weights {} holds a {} ({} for "
+                               "a {}): use --arch {}, or leave --arch out"
+                               .format(architecture, source, other[0],
+                                       other[1], architecture, other[0])) \
+                from None
         raise WeightsError("--weights: cannot convert {}: {}".format(
             source, error)) from None
+
+
+def _other_architecture(source, architecture):
+    """(the architecture the torch file `source` holds, its key mismatch
+    against `architecture`) when that is another one; else None."""
+    from ..convert import ConversionError, guess_architecture, \
+        read_torch_checkpoint
+    if architecture is None:
+        return None
+    try:
+        state, _ = read_torch_checkpoint(source)
+    except ConversionError:
+        return None
+    found = guess_architecture(state)
+    if found is None or found == architecture:
+        return None
+    return found, key_mismatch(architecture, set(state))
+
+
+SHOWN_KEYS = 3  # how many keys a mismatch message lists
+
+
+def key_mismatch(architecture, keys):
+    """'N missing keys (a, b, c, ...)' and/or 'M unexpected keys (...)' of
+    the state-dict `keys` against `architecture`."""
+    from .. import models
+    expected = models.get_model(architecture).state_dict()
+    missing = [k for k in expected if k not in keys and
+               not k.endswith("num_batches_tracked")]
+    unexpected = [k for k in keys if k not in expected]
+    parts = []
+    for label, names in (("missing", missing), ("unexpected", unexpected)):
+        if names:
+            more = ", ..." if len(names) > SHOWN_KEYS else ""
+            parts.append("{} {} keys ({}{})".format(
+                len(names), label, ", ".join(names[:SHOWN_KEYS]), more))
+    return " and ".join(parts)
 
 
 def resolve_published(name, cache_dir=None):
