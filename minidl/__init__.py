@@ -27,5 +27,6 @@ from . import nn  # noqa: E402
 from .serialization import load, save  # noqa: E402
 from . import models  # noqa: E402  (after nn, which it builds on)
 from . import data, optim  # noqa: E402
+from . import peft  # noqa: E402  (LoRA, on nn)
 
 __version__ = "0.1.0"
