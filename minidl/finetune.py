@@ -51,6 +51,7 @@ from .training import history as log_file
 from .training.early_stopping import BestTracker
 from .training.inference import build_model, choose_device, read_model_file
 from .training.freeze import apply_freeze, parameter_groups, parse_freeze
+from .training import lora as lora_setup
 from .training.loop import FGSM, evaluate, train_one_epoch
 from .training.metrics import format_report, report_dict
 from .training.plotting import plot_history
@@ -168,6 +169,7 @@ def build_parser():
     run.add_argument("--limit-train-batches", type=int, default=None,
                      metavar="N", help="train on the first N batches of each "
                      "epoch only (smoke runs)")
+    lora_setup.add_lora_options(parser)
     return parser
 
 
@@ -334,6 +336,8 @@ def set_up(args, resumed):
     s.model, s.mean, s.std = load_starting_model(args, s.classes, resumed)
     s.model.to(s.device)
     s.frozen_norms = apply_freeze(s.model, freeze_rule)
+    s.frozen_norms = lora_setup.apply_lora_from_args(s.model, args,
+                                                     s.frozen_norms)
 
     s.image_size = data_setup.image_shape(s.train_set)
     train_transform = data_setup.build_train_transform(
@@ -445,6 +449,7 @@ def final_report(args, s, paths):
     """model.npz from the best epoch, and the reports."""
     best_state, _ = ckpt.load_checkpoint(paths["best"])
     s.model.load_state_dict(best_state["model"])
+    lora_setup.save_lora_outputs(s.model, args, args.out, s.metadata)
     ckpt.save_weights(paths["model"], s.model, dict(
         s.metadata, best_epoch=s.tracker.best_epoch,
         val_accuracy=s.tracker.best_accuracy))

@@ -22,7 +22,7 @@ from minidl.autograd.gradcheck import gradcheck, gradgradcheck
 from minidl.models.common import ClassifierMixin
 from minidl.nn import functional as F
 from minidl.nn.parameter import Parameter
-from conftest import assert_value_error
+from conftest import assert_value_error, to_numpy
 
 
 class TinyNet(ClassifierMixin, nn.Module):
@@ -540,3 +540,103 @@ def test_deepcopy_keeps_a_lora_model_before_merging():
     merged_out = peft.merge_lora(model)(x).numpy()
     assert peft.lora_layers(kept)
     magnitude_close(kept(x).numpy(), merged_out, merged_out, 1e-5)
+
+
+# -- the fine-tuning command ---------------------------------------------------------
+def write_tiny_folder(root, classes=("blue", "green", "red"), per_class=8,
+                      size=16):
+    """Class folders of PNG files; class k is brightest in channel 2 - k."""
+    from PIL import Image
+    rng = np.random.default_rng(0)
+    for index, name in enumerate(classes):
+        (root / name).mkdir(parents=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 90, (size, size, 3))
+            pixels[..., 2 - index] += 150
+            Image.fromarray(pixels.astype(np.uint8)).save(root / name /
+                                                          f"{i:02d}.png")
+    return root
+
+
+@pytest.fixture(scope="module")
+def finetune_inputs(tmp_path_factory):
+    pytest.importorskip("PIL")
+    root = tmp_path_factory.mktemp("lora-finetune")
+    data = write_tiny_folder(root / "images")
+    weights = root / "resnet20-random.npz"
+    minidl.manual_seed(1)
+    minidl.save(models.resnet20().state_dict(), weights, metadata={
+        "architecture": "resnet20", "num_classes": 10,
+        "input_mean": [0.5, 0.5, 0.5], "input_std": [0.25, 0.25, 0.25]})
+    return data, weights
+
+
+def run_finetune(data, weights, out, *extra):
+    from minidl import finetune
+    before = minidl.get_num_threads()
+    minidl.set_num_threads(1)
+    try:
+        return finetune.main([
+            "--weights", str(weights), "--data", str(data), "--out", str(out),
+            "--val-split", "0.25", "--batch-size", "8", "--epochs", "1",
+            "--lr", "0.05", "--num-workers", "1", "--device", "cpu"]
+            + list(extra))
+    finally:
+        minidl.set_num_threads(before)
+
+
+def test_finetune_with_lora_writes_adapters_and_the_merged_model(
+        finetune_inputs, tmp_path, capsys, monkeypatch):
+    from minidl.training import lora as lora_setup
+    monkeypatch.setenv("MINIDL_CACHE", str(tmp_path / "cache"))
+    data, weights = finetune_inputs
+    out = tmp_path / "run"
+    assert run_finetune(data, weights, out, "--lora-rank", "2",
+                        "--lora-alpha", "3", "--lora-targets", "layer3.*.conv2",
+                        "layer2.0.conv1") == 0
+    printed = capsys.readouterr().out
+    assert "LoRA r=2, lora_alpha=3 on 4 layers: trainable params: " in printed
+    assert "wrote " + str(out / "lora.npz") in printed
+    adapters, metadata = minidl.load(out / "lora.npz", with_metadata=True)
+    targets = ["layer2.0.conv1", "layer3.0.conv2", "layer3.1.conv2",
+               "layer3.2.conv2"]
+    assert list(adapters) == [f"{t}.lora_{x}.weight" for t in targets
+                              for x in "AB"] + ["linear.weight", "linear.bias"]
+    assert metadata["format"] == "minidl-lora"
+    assert metadata["lora"]["target_modules"] == targets
+    assert metadata["lora"]["modules_to_save"] == ["linear"]
+    assert metadata["lora"]["r"] == 2 and metadata["lora"]["lora_alpha"] == 3
+
+    merged, _ = minidl.load(out / "model.npz", with_metadata=True)
+    original = minidl.load(weights)
+    assert list(merged) == list(original)  # a plain resnet20's keys
+    for key in original:  # the frozen weights and BN statistics stay
+        if key.startswith(tuple(targets)) or key.startswith("linear"):
+            continue
+        np.testing.assert_array_equal(to_numpy(merged[key]),
+                                      to_numpy(original[key]), err_msg=key)
+    # The same merged weights from the pretrained file plus lora.npz.
+    rebuilt, _ = models.load_pretrained(str(weights), num_classes=3)
+    lora_setup.load_lora_file(rebuilt, out / "lora.npz")
+    peft.merge_lora(rebuilt)
+    for key, value in rebuilt.state_dict().items():
+        np.testing.assert_allclose(value.numpy(), to_numpy(merged[key]),
+                                   rtol=1e-6, atol=1e-6, err_msg=key)
+    assert not np.allclose(to_numpy(merged["layer3.0.conv2.weight"]),
+                           to_numpy(original["layer3.0.conv2.weight"]))
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--lora-alpha", "4"], "--lora-alpha need --lora-rank"),
+    (["--lora-rank", "0"], "--lora-rank must be positive, got 0"),
+    (["--lora-rank", "2", "--freeze", "backbone"],
+     "does not combine with --freeze backbone"),
+    (["--lora-rank", "2", "--lora-targets", "layer7"],
+     "target 'layer7' matches no Linear, Conv2d or attention layer"),
+])
+def test_finetune_lora_option_errors(finetune_inputs, tmp_path, capsys,
+                                     monkeypatch, options, message):
+    monkeypatch.setenv("MINIDL_CACHE", str(tmp_path / "cache"))
+    data, weights = finetune_inputs
+    assert run_finetune(data, weights, tmp_path / "run", *options) == 1
+    assert message in capsys.readouterr().err

@@ -28,6 +28,7 @@ Which layers (``targets``):
   rule for a list of names: ``"conv2"`` is every ``*.conv2``) or matches
   it as a regular expression in full (PEFT's rule for a single string:
   ``"layer3\\..*\\.conv2"``, or loosely ``"layer3.*.conv2"``);
+* a compiled ``re.Pattern``: the names it matches in full, nothing else;
 * a list of any of these.
 
 Every item must choose at least one layer LoRA can wrap (an error lists
@@ -122,7 +123,8 @@ def find_targets(model, targets=None):
             raise ValueError(f"add_lora: {type(model).__name__} has no Linear, "
                              f"Conv2d or attention layer outside its head")
         return chosen
-    items = [targets] if isinstance(targets, (str, type)) else list(targets)
+    items = [targets] if isinstance(targets, (str, type, re.Pattern)) \
+        else list(targets)
     if not items:
         raise ValueError("add_lora: targets is an empty list; give layer "
                          "names, patterns or types (or None for the default)")
@@ -133,6 +135,9 @@ def find_targets(model, targets=None):
                      if _matches_type(module, item)
                      and lora_class(module) is not None
                      and name not in out_projs]
+        elif isinstance(item, re.Pattern):  # compiled: a full match only
+            found = [name for name, module in modules.items()
+                     if item.fullmatch(name) and lora_class(module) is not None]
         elif isinstance(item, str):
             found = []
             for name, module in modules.items():
