@@ -640,3 +640,47 @@ def test_finetune_lora_option_errors(finetune_inputs, tmp_path, capsys,
     data, weights = finetune_inputs
     assert run_finetune(data, weights, tmp_path / "run", *options) == 1
     assert message in capsys.readouterr().err
+
+
+def test_attention_matches_peft(torch, peft_library):
+    """PEFT's LoRA on torch's MultiheadAttention and ours on the stand-in,
+    with the same in-projection A and B: the same output and merged
+    weights. out_proj's B stays 0 here: PEFT 0.21.2 applies out_proj's
+    update twice (its merge sets W + dW, then merges the LoRA Linear again:
+    W + 2 dW, in forward and in merge_and_unload); ours adds it once, and
+    out_proj's LoRALinear is compared with PEFT's Linear above."""
+    class Holder(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attn = torch.nn.MultiheadAttention(6, 2, dtype=torch.float64)
+
+        def forward(self, q, k, v):
+            return self.attn(q, k, v)[0]
+
+    holder = Holder()
+    ours = nn.Sequential(StandInAttention(6, 2).double())
+    ours.load_state_dict({k.replace("attn.", "0."): v.detach().numpy()
+                          for k, v in holder.state_dict().items()})
+    config = peft_library.LoraConfig(r=2, lora_alpha=3, target_modules=["attn"])
+    theirs = peft_library.get_peft_model(holder, config)
+    peft.add_lora(ours, rank=2, alpha=3, targets="MultiheadAttention")
+    randomise_adapters(ours, seed=5)
+    layer, their_layer = ours[0], theirs.base_model.model.attn
+    layer.out_proj.lora_B.weight.data[...] = 0
+    with torch.no_grad():
+        for mine, other in ((layer, their_layer),
+                            (layer.out_proj, their_layer.base_layer.out_proj)):
+            for name in ("lora_A", "lora_B"):
+                getattr(other, name)["default"].weight.copy_(
+                    torch.tensor(getattr(mine, name).weight.numpy()))
+    q, k, v = (np.random.default_rng(i).normal(size=(3, 2, 6)) for i in range(3))
+    expected = theirs(*(torch.tensor(t) for t in (q, k, v))).detach().numpy()
+    out = layer(*(minidl.tensor(t) for t in (q, k, v)))[0].numpy()
+    magnitude_close(out, expected, np.abs(out) + 1, 1e-12)
+    merged_theirs = theirs.merge_and_unload().attn
+    merged = peft.merge_lora(ours)[0]
+    for name in ("in_proj_weight", "out_proj.weight"):
+        theirs_value = dict(merged_theirs.named_parameters())[name]
+        magnitude_close(dict(merged.named_parameters())[name].numpy(),
+                        theirs_value.detach().numpy(),
+                        np.abs(theirs_value.detach().numpy()) + 1, 1e-12)

@@ -20,7 +20,8 @@ Three layers, with the PEFT library's names (``r``, ``lora_alpha``,
   ``lora_B`` Linear(r, out), both without bias.
 * :class:`LoRAConv2d` wraps a Conv2d: ``lora_A`` is a rank-r convolution
   with the same kernel size, stride, padding and dilation, ``lora_B`` a
-  1x1 one (r -> out). Both are linear in their weights, so their
+  1x1 one (r -> out). (PEFT 0.21 leaves out the dilation, so for a dilated
+  convolution its merged kernel is not what its adapter computed.) Both are linear in their weights, so their
   composition is one convolution with the kernel
   delta[o, i, kh, kw] = scaling * sum_k B[o, k] A[k, i, kh, kw].
 * :class:`LoRAMultiheadAttention` wraps any attention module with torch's
@@ -257,7 +258,9 @@ class LoRAMultiheadAttention(LoRALayer, Module):
       Linear(E, r) and ``lora_B`` Linear(r, 3E), so
       in_proj_weight' = in_proj_weight + scaling * B A (3E, E): query, key
       and value share A and each get a third of B's rows;
-    * ``out_proj`` becomes a :class:`LoRALinear` with the same r and alpha.
+    * ``out_proj`` becomes a :class:`LoRALinear` with the same r and alpha
+      (its update is added once; PEFT 0.21.2 adds it twice, in forward and
+      in merge_and_unload, see tests/test_peft.py).
 
     The attention's forward reads ``self.in_proj_weight`` and
     ``self.out_proj.weight`` (torch's calls the functional form with them),
