@@ -684,3 +684,36 @@ def test_attention_matches_peft(torch, peft_library):
         magnitude_close(dict(merged.named_parameters())[name].numpy(),
                         theirs_value.detach().numpy(),
                         np.abs(theirs_value.detach().numpy()) + 1, 1e-12)
+
+
+def test_finetune_lora_resumes_to_the_same_weights(finetune_inputs, tmp_path,
+                                                   monkeypatch):
+    """Interrupted in epoch 2 and resumed: the same adapters and merged
+    weights as an uninterrupted run (the checkpoints hold the LoRA model)."""
+    from minidl import finetune
+    monkeypatch.setenv("MINIDL_CACHE", str(tmp_path / "cache"))
+    data, weights = finetune_inputs
+    options = ["--lora-rank", "2", "--lora-targets", "layer3.2.conv2",
+               "--epochs", "2", "--lr", "0.01"]
+    assert run_finetune(data, weights, tmp_path / "straight", *options) == 0
+    calls = []
+    original = finetune.train_one_epoch
+
+    def interrupted_in_epoch_two(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(finetune, "train_one_epoch", interrupted_in_epoch_two)
+    assert run_finetune(data, weights, tmp_path / "split", *options) == 130
+    monkeypatch.setattr(finetune, "train_one_epoch", original)
+    assert run_finetune(data, weights, tmp_path / "split", "--resume",
+                        *options) == 0
+    for name in ("model.npz", "lora.npz"):
+        straight = minidl.load(tmp_path / "straight" / name)
+        resumed = minidl.load(tmp_path / "split" / name)
+        assert list(straight) == list(resumed)
+        for key in straight:
+            np.testing.assert_array_equal(to_numpy(resumed[key]),
+                                          to_numpy(straight[key]), err_msg=key)

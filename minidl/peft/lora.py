@@ -78,8 +78,7 @@ def _matches_type(module, target):
         return isinstance(module, target)
     if target == "MultiheadAttention":
         return is_attention(module)
-    return type(module).__name__ == target or \
-        any(cls.__name__ == target for cls in type(module).__mro__)
+    return any(cls.__name__ == target for cls in type(module).__mro__)
 
 
 def _matches_name(name, pattern):
