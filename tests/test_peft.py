@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, strategies as st
 
 import minidl
 from minidl import models, nn, peft
@@ -252,6 +253,52 @@ def test_conv_adapter_is_the_dense_delta_w_convolution_float64():
                      base.stride, base.padding, base.dilation)
     out = layer(x).numpy()
     magnitude_close(out, dense.numpy(), np.abs(out) + 1, 1e-12)
+
+
+@given(in_channels=st.integers(1, 4), out_channels=st.integers(1, 4),
+       kernel=st.integers(1, 3), stride=st.integers(1, 2),
+       padding=st.integers(0, 2), dilation=st.integers(1, 2),
+       rank=st.integers(1, 3), alpha=st.sampled_from([1, 2.5, 8]),
+       bias=st.booleans(), seed=st.integers(0, 2**16))
+def test_conv_adapter_equals_its_merged_kernel_for_any_shape(
+        in_channels, out_channels, kernel, stride, padding, dilation, rank,
+        alpha, bias, seed):
+    rng = np.random.default_rng(seed)
+    size = dilation * (kernel - 1) + 1 + rng.integers(0, 4)
+    base = nn.Conv2d(in_channels, out_channels, kernel, stride, padding,
+                     dilation, bias=bias).double()
+    layer = peft.LoRAConv2d(base, r=rank, lora_alpha=alpha)
+    layer.lora_B.weight.data[...] = rng.normal(0, 1, layer.lora_B.weight.shape)
+    x = minidl.tensor(rng.normal(0, 1, (2, in_channels, size, size)))
+    out = layer(x).numpy()
+    merged = layer.merge_and_unload()
+    # Each output sums C_in * k * k products of |x| |W + delta|.
+    magnitude_close(merged(x).numpy(), out,
+                    np.abs(x.numpy()).max() * (np.abs(merged.weight.numpy())
+                                               .sum() + 1), 1e-13)
+
+
+@given(in_features=st.integers(1, 6), out_features=st.integers(1, 6),
+       rank=st.integers(1, 4), alpha=st.sampled_from([1, 3, 16]),
+       seed=st.integers(0, 2**16))
+def test_linear_adapter_equals_its_merged_weight_for_any_shape(
+        in_features, out_features, rank, alpha, seed):
+    rng = np.random.default_rng(seed)
+    layer = peft.LoRALinear(nn.Linear(in_features, out_features).double(),
+                            r=rank, lora_alpha=alpha)
+    layer.lora_B.weight.data[...] = rng.normal(0, 1, layer.lora_B.weight.shape)
+    x = minidl.tensor(rng.normal(0, 1, (3, in_features)))
+    expected = x.numpy() @ (layer.weight.numpy() + alpha / rank *
+                            layer.lora_B.weight.numpy() @
+                            layer.lora_A.weight.numpy()).T + layer.bias.numpy()
+    out = layer(x).numpy()
+    terms = np.abs(x.numpy()).max() * (np.abs(layer.weight.numpy()).sum() +
+                                       alpha / rank * np.abs(
+                                           layer.lora_B.weight.numpy()).sum()
+                                       * np.abs(layer.lora_A.weight.numpy())
+                                       .sum() + 1)
+    magnitude_close(out, expected, terms, 1e-13)
+    magnitude_close(layer.merge_and_unload()(x).numpy(), out, terms, 1e-13)
 
 
 def _gradient_checks(layer, x):
