@@ -39,5 +39,6 @@ from . import special  # noqa: E402,F401
 # The activations PyTorch also has at the top level (torch.selu, ...).
 from .nn.functional import (celu, celu_, prelu, relu_, selu, selu_,  # noqa: E402,F401
                             threshold, threshold_)
+from . import peft  # noqa: E402  (LoRA, on nn)
 
 __version__ = "0.1.0"

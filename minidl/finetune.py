@@ -62,6 +62,7 @@ from .training import options as check
 from .training import run_files
 from .training.early_stopping import BestTracker
 from .training.freeze import apply_freeze, parameter_groups, parse_freeze
+from .training import lora as lora_setup
 from .training.inference import choose_device
 from .training.loop import (FGSM, EpochProgress, all_finite, evaluate,
                             train_one_epoch)
@@ -86,7 +87,8 @@ RESUME_SENSITIVE = ("arch", "weights", "data", "val_split", "seed", "image_size"
                     "head_lr", "weight_decay", "label_smoothing", "epochs",
                     "batch_size", "schedule", "warmup_epochs", "step_epochs",
                     "gamma", "freeze", "grad_clip", "adv_eps",
-                    "limit_train_batches")
+                    "limit_train_batches", "lora_rank", "lora_alpha",
+                    "lora_targets", "lora_dropout")
 # Options that are not part of what a run computes: never taken from the
 # checkpoint when resuming.
 PER_INVOCATION = ("resume", "out", "device", "num_workers", "overwrite",
@@ -223,6 +225,7 @@ def build_parser():
                      default=None,
                      metavar="N", help="train on the first N batches of each "
                      "epoch only (smoke runs)")
+    lora_setup.add_lora_options(parser)
     return parser
 
 
@@ -413,6 +416,8 @@ def set_up(options, resumed, folder):
         frozen_norms = apply_freeze(model, parse_freeze(options.freeze))
     except ValueError as error:  # a rule the architecture has no stage for
         raise UsageError(str(error)) from None
+    frozen_norms = lora_setup.apply_lora_from_args(model, options,
+                                                   frozen_norms)
 
     image_size = data_setup.image_shape(train_set)
     train_transform = data_setup.build_train_transform(
@@ -699,7 +704,9 @@ def train(options, run, stops):
 def final_report(options, run):
     """model.npz from the best weights, and the reports."""
     run.model.load_state_dict(run.best_weights)
-    ckpt.save_weights(run.path("model.npz"), run.best_weights, dict(
+    # With --lora-rank: lora.npz, then the adapters merged into the model.
+    lora_setup.save_lora_outputs(run.model, options, options.out, run.metadata)
+    ckpt.save_weights(run.path("model.npz"), run.model, dict(
         run.metadata, best_epoch=run.tracker.best_epoch,
         val_accuracy=run.tracker.best_accuracy, saved_at=saved_at(run)))
     run_files.written("model.npz")

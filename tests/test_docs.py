@@ -32,7 +32,7 @@ TOUR = os.path.join(ROOT, "docs", "tour.md")
 GRADIENTS = os.path.join(ROOT, "docs", "gradients.md")
 
 STOPS = ["Tensor", "Autograd", "Ops", "nn", "optim", "data", "models",
-         "convert", "fine-tune", "attention"]
+         "convert", "fine-tune", "attention", "peft"]
 
 PATH = re.compile(r"^(?:minidl|examples|tests|docs|benchmarks)/[\w./-]*$")
 REFERENCE = re.compile(r"^((?:minidl|examples|tests|benchmarks)/[\w/.-]+\.py)"
@@ -179,7 +179,7 @@ def test_every_path_and_name_in_the_tour_exists():
 def test_the_tour_lists_every_numbered_example():
     examples = sorted(name for name in os.listdir(os.path.join(ROOT, "examples"))
                       if re.match(r"\d\d_.*\.py$", name))
-    assert len(examples) == 8
+    assert len(examples) == 9
     text = read(TOUR)
     for name in examples:
         assert "examples/" + name in text, name

@@ -247,3 +247,21 @@ def test_train_vit_runs_on_a_tiny_folder(tmp_path):
                      r"^after 2 epochs: held-out accuracy [\d.]+% \(chance "
                      r"33%\), \d+ s per training epoch$")
     assert lines[0].startswith("ViT: 8x8 images, 4x4 patches (5 tokens)")
+# -- 9: LoRA ------------------------------------------------------------------
+
+def test_09_lora_trains_few_parameters_and_merges_into_the_same_outputs(tmp_path):
+    status, lines, stderr = run_example(
+        "09_lora.py", "--synthetic", "--per-class", "40", "--size", "16",
+        "--pretrain-epochs", "3", "--finetune-per-class", "20", "--epochs", "3",
+        cwd=tmp_path)
+    assert_succeeded("09", status, lines, stderr,
+                     r"^LoRA: \S+ held-out accuracy training [\d,]+ parameters "
+                     r"\(frozen backbone \S+, full fine-tuning \S+\); merged "
+                     r"into a plain model, max \|difference\| \S+: OK$")
+    table = "\n".join(lines)
+    counts = {name: int(count.replace(",", "")) for name, count in re.findall(
+        r"^(frozen backbone|LoRA r=4|full fine-tuning) +\S+% +([\d,]+) of",
+        table, re.M)}
+    assert counts["frozen backbone"] == 64 * 4 + 4  # the new 4-class head
+    assert counts["frozen backbone"] < counts["LoRA r=4"] < \
+        counts["full fine-tuning"] / 5
