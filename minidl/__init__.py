@@ -14,6 +14,10 @@ from .tensor import (Tensor, arange, as_tensor, bool_, empty, float16, float32,
                      float64, full, int32, int64, ones, ones_like, tensor,
                      uint8, zeros, zeros_like)
 
+from .creation import (empty_like, eye, full_like, linspace, logspace,
+                       rand_like, randint_like, randn_like, tril_indices,
+                       triu_indices)
+
 _install_methods(Tensor)
 
 
@@ -26,6 +30,7 @@ from . import autograd, utils  # noqa: E402
 from . import nn  # noqa: E402
 from .serialization import load, save  # noqa: E402
 from . import models  # noqa: E402  (after nn, which it builds on)
+from . import linalg  # noqa: E402
 from . import data, optim  # noqa: E402
 
 __version__ = "0.1.0"

@@ -10,6 +10,27 @@ from .reduction import amax, amin, logsumexp, max, mean, min, std, sum, var
 from .shape import (cat, expand, flatten, pad, permute, reshape, squeeze, stack,
                     transpose, unsqueeze)
 from .softmax import log_softmax, softmax
+from .reduction import std_mean, var_mean
+from .rearrange import (atleast_1d, atleast_2d, atleast_3d, broadcast_tensors,
+                        broadcast_to, chunk, expand_as, flip, fliplr, flipud,
+                        hsplit, masked_fill, meshgrid, movedim, narrow, repeat,
+                        repeat_interleave, reshape_as, roll, split, swapaxes,
+                        take_along_dim, tensor_split, tile, unbind, unflatten,
+                        unfold, view_as, vsplit)
+from .scan import cummax, cummin, cumprod, cumsum, logcumsumexp, prod
+from .sort import argsort, kthvalue, median, mode, msort, sort, topk
+from .selection import all, any, argwhere, count_nonzero, masked_select, nonzero
+from .norms import norm, vector_norm
+from .matrix import (addbmm, addmm, addmv, addr, baddbmm, bmm, cross, diag,
+                     diag_embed, diagflat, diagonal, dot, ger, inner, kron, mm,
+                     mv, outer, tensordot, trace, tril, triu, vdot)
+from .einsum import einsum
+from .scatter import (index_add, index_copy, index_fill, index_select, scatter,
+                      scatter_add, scatter_reduce, take)
+from .methods_shape import install_shape_methods
+
+moveaxis = movedim
+swapdims = swapaxes
 
 
 def _swap(function):
@@ -59,5 +80,6 @@ def install_methods(tensor_class):
     }
     for name, function in {**operators, **methods}.items():
         setattr(tensor_class, name, function)
+    install_shape_methods(tensor_class)
     # Comparisons return tensors, so Tensor keeps identity hashing.
     tensor_class.__hash__ = object.__hash__
