@@ -30,7 +30,10 @@ from . import autograd, utils  # noqa: E402
 from . import nn  # noqa: E402
 from .serialization import load, save  # noqa: E402
 from . import models  # noqa: E402  (after nn, which it builds on)
-from . import linalg  # noqa: E402
+# minidl.linalg is linalg.py (torch.linalg's norms), not ops/linalg.py, which
+# the star import above brought in under that name.
+import importlib as _importlib  # noqa: E402
+linalg = _importlib.import_module(".linalg", __name__)
 from . import data, optim  # noqa: E402
 
 __version__ = "0.1.0"

@@ -331,7 +331,7 @@ def atleast_3d(*tensors):
 
 def meshgrid(*tensors, indexing="ij"):
     """Grids from 1-d tensors: output i varies along dim i ('ij'); 'xy'
-    swaps the first two dims, as NumPy and PyTorch do."""
+    transposes the first two dims of every grid, as NumPy and PyTorch do."""
     if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
         tensors = tuple(tensors[0])
     if indexing not in ("ij", "xy"):
@@ -340,8 +340,6 @@ def meshgrid(*tensors, indexing="ij"):
         if t.ndim > 1:
             raise ValueError(f"meshgrid: expected 0-d or 1-d tensors, got shape {t.shape}")
     tensors = [reshape(t, -1) for t in tensors]
-    if indexing == "xy" and len(tensors) >= 2:
-        tensors = [tensors[1], tensors[0]] + tensors[2:]
     shape = tuple(t.shape[0] for t in tensors)
     grids = []
     for i, t in enumerate(tensors):
@@ -349,7 +347,7 @@ def meshgrid(*tensors, indexing="ij"):
         view[i] = shape[i]
         grids.append(expand(reshape(t, tuple(view)), shape))
     if indexing == "xy" and len(grids) >= 2:
-        grids = [g.transpose(0, 1) for g in [grids[1], grids[0]] + grids[2:]]
+        grids = [g.transpose(0, 1) for g in grids]
     return tuple(grids)
 
 

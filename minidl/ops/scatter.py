@@ -89,8 +89,11 @@ class ScatterProd(Function):
     """out = x * (product of the src elements scattered to each position).
 
     Each factor's gradient is gy times the product of the *other* factors
-    at its position (x and the src elements there), formed without
-    division so that zeros are exact (see _other_factors).
+    at its position (x and the src elements there): out / factor when no
+    factor is 0; otherwise the factors of each position are laid out as a
+    row of a (positions, largest group) matrix padded with ones, and the
+    products of the others come from exclusive cumulative products along
+    the rows, exact at zeros and differentiable again.
     """
 
     def __init__(self, full):
@@ -103,28 +106,40 @@ class ScatterProd(Function):
         return result
 
     def to_save(self, inputs, outputs):
-        return inputs
+        return inputs[0], inputs[1], outputs[0]
 
     def backward(self, gy):
-        from .elementwise import where
-        x, src = self.saved_tensors
-        xp = get_array_module(x.data)
-        x_zero, src_zero = x.data == 0, src.data == 0
-        zeros = x_zero.astype("int64")
-        xp.add.at(zeros, self.full, src_zero.astype("int64"))
-        nonzero_product = ScatterProd(self.full)(where(x_zero, 1.0, x),
-                                                 where(src_zero, 1.0, src))
-        gx = gsrc = None
-        if self.needs_input_grad[0]:
-            others = where(zeros - x_zero > 0, 0.0,
-                           nonzero_product / where(x_zero, 1.0, x))
-            gx = gy * others
-        if self.needs_input_grad[1]:
-            at_src = getitem(nonzero_product, self.full)
-            zeros_at = zeros[self.full] - src_zero
-            others = where(zeros_at > 0, 0.0, at_src / where(src_zero, 1.0, src))
-            gsrc = getitem(gy, self.full) * others
-        return gx, gsrc
+        x, src, out = self.saved_tensors
+        if (x.data == 0).any() or (src.data == 0).any():
+            others_x, others_src = _products_of_others(x, src, self.full)
+        else:
+            others_x, others_src = out / x, getitem(out, self.full) / src
+        return gy * others_x, getitem(gy, self.full) * others_src
+
+
+def _products_of_others(x, src, full):
+    """For every factor of a scatter product (each element of x, each of
+    src), the product of the other factors at its position."""
+    from .scan import _exclusive_products
+    from .shape import cat
+    from ..tensor import Tensor, ones
+    xp = get_array_module(x.data)
+    positions = x.data.size
+    group = xp.concatenate([xp.arange(positions),
+                            xp.ravel_multi_index(full, x.shape).reshape(-1)])
+    order = xp.argsort(group, kind="stable")
+    counts = xp.bincount(group, minlength=positions)
+    starts = xp.cumsum(counts) - counts
+    rank = xp.empty_like(order)
+    rank[order] = xp.arange(order.size) - starts[group[order]]
+    width = int(counts.max())
+    table = xp.full((positions, width), order.size)  # the padding one
+    table[group, rank] = xp.arange(order.size)
+    factors = cat([x.reshape(-1), src.reshape(-1),
+                   ones(1, dtype=x.dtype, device=x.device)])
+    others = _exclusive_products(factors[Tensor(table)], 1)[Tensor(group), Tensor(rank)]
+    return (others[:positions].reshape(x.shape),
+            others[positions:].reshape(src.shape))
 
 
 class ScatterExtreme(Function):
