@@ -8,9 +8,29 @@ from .flatten import Flatten
 from .linear import Identity, Linear
 from .loss import CrossEntropyLoss, MSELoss, NLLLoss
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from .conv_nd import Conv1d, Conv3d
+from .resize import (CircularPad1d, CircularPad2d, ConstantPad1d, ConstantPad2d,
+                     ConstantPad3d, ReflectionPad1d, ReflectionPad2d,
+                     ReflectionPad3d, ReplicationPad1d, ReplicationPad2d,
+                     ReplicationPad3d, Upsample, UpsamplingBilinear2d,
+                     UpsamplingNearest2d, ZeroPad1d, ZeroPad2d)
+from .pooling_nd import (AdaptiveAvgPool1d, AdaptiveAvgPool3d, AvgPool1d,
+                         AvgPool3d, MaxPool1d, MaxUnpool1d, MaxUnpool2d)
+from .loss_more import (BCELoss, BCEWithLogitsLoss, CosineSimilarity, HuberLoss,
+                        KLDivLoss, L1Loss, PairwiseDistance, SmoothL1Loss,
+                        Unflatten)
 
 __all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d",
            "Conv2d", "CrossEntropyLoss", "Dropout", "Flatten", "GELU",
            "Identity", "Linear", "LogSoftmax", "MSELoss", "MaxPool2d",
            "ModuleDict", "ModuleList", "NLLLoss", "ReLU", "Sequential",
            "Sigmoid", "Softmax", "Tanh"]
+__all__ += ["AdaptiveAvgPool1d", "AdaptiveAvgPool3d", "AvgPool1d", "AvgPool3d",
+            "BCELoss", "BCEWithLogitsLoss", "CircularPad1d", "CircularPad2d",
+            "ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "Conv1d", "Conv3d",
+            "CosineSimilarity", "HuberLoss", "KLDivLoss", "L1Loss", "MaxPool1d",
+            "MaxUnpool1d", "MaxUnpool2d", "PairwiseDistance", "ReflectionPad1d",
+            "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d",
+            "ReplicationPad2d", "ReplicationPad3d", "SmoothL1Loss", "Unflatten",
+            "Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d", "ZeroPad1d",
+            "ZeroPad2d"]
