@@ -14,7 +14,7 @@ from .tensor import (Tensor, arange, as_tensor, bool_, empty, float16, float32,
                      float64, full, int32, int64, ones, ones_like, tensor,
                      uint8, zeros, zeros_like)
 
-from .creation import (empty_like, eye, full_like, linspace, logspace,
+from .creation import (empty_like, eye, full_like, linspace, logspace,  # noqa: F401
                        rand_like, randint_like, randn_like, tril_indices,
                        triu_indices)
 

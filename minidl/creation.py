@@ -30,7 +30,7 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     work = dtype if dtype.kind == "f" else np.dtype("float64")
     i = np.arange(steps)
     step = (np.asarray(end, work) - np.asarray(start, work)) / max(steps - 1, 1)
-    halfway = steps // 2
+    halfway = max(steps // 2, 1)  # one step: just start
     values = np.where(i < halfway, np.asarray(start, work) + step * i.astype(work),
                       np.asarray(end, work) - step * (steps - 1 - i).astype(work))
     if dtype.kind in "iu":

@@ -10,22 +10,22 @@ from .reduction import amax, amin, logsumexp, max, mean, min, std, sum, var
 from .shape import (cat, expand, flatten, pad, permute, reshape, squeeze, stack,
                     transpose, unsqueeze)
 from .softmax import log_softmax, softmax
-from .reduction import std_mean, var_mean
-from .rearrange import (atleast_1d, atleast_2d, atleast_3d, broadcast_tensors,
+from .reduction import std_mean, var_mean  # noqa: F401
+from .rearrange import (atleast_1d, atleast_2d, atleast_3d, broadcast_tensors,  # noqa: F401
                         broadcast_to, chunk, expand_as, flip, fliplr, flipud,
                         hsplit, masked_fill, meshgrid, movedim, narrow, repeat,
                         repeat_interleave, reshape_as, roll, split, swapaxes,
                         take_along_dim, tensor_split, tile, unbind, unflatten,
                         unfold, view_as, vsplit)
-from .scan import cummax, cummin, cumprod, cumsum, logcumsumexp, prod
-from .sort import argsort, kthvalue, median, mode, msort, sort, topk
-from .selection import all, any, argwhere, count_nonzero, masked_select, nonzero
-from .norms import norm, vector_norm
-from .matrix import (addbmm, addmm, addmv, addr, baddbmm, bmm, cross, diag,
+from .scan import cummax, cummin, cumprod, cumsum, logcumsumexp, prod  # noqa: F401
+from .sort import argsort, kthvalue, median, mode, msort, sort, topk  # noqa: F401
+from .selection import all, any, argwhere, count_nonzero, masked_select, nonzero  # noqa: F401
+from .norms import norm, vector_norm  # noqa: F401
+from .matrix import (addbmm, addmm, addmv, addr, baddbmm, bmm, cross, diag,  # noqa: F401
                      diag_embed, diagflat, diagonal, dot, ger, inner, kron, mm,
                      mv, outer, tensordot, trace, tril, triu, vdot)
-from .einsum import einsum
-from .scatter import (index_add, index_copy, index_fill, index_select, scatter,
+from .einsum import einsum  # noqa: F401
+from .scatter import (index_add, index_copy, index_fill, index_select, scatter,  # noqa: F401
                       scatter_add, scatter_reduce, take)
 from .methods_shape import install_shape_methods
 

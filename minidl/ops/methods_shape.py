@@ -62,7 +62,7 @@ def _new_tensor(self, data, dtype=None, device=None, requires_grad=False):
 
 
 def install_shape_methods(tensor_class):
-    from .. import tensor as tensors
+    from ..tensor import empty, full, ones, zeros
     for module, names in _OUT_OF_PLACE.items():
         for name in names:
             setattr(tensor_class, name, getattr(module, name))
@@ -73,11 +73,11 @@ def install_shape_methods(tensor_class):
     tensor_class.std_mean = std_mean
     tensor_class.var_mean = var_mean
     tensor_class.new_zeros = _new_factory(
-        lambda self, *shape, **k: tensors.zeros(*shape, **k))
+        lambda self, *shape, **k: zeros(*shape, **k))
     tensor_class.new_ones = _new_factory(
-        lambda self, *shape, **k: tensors.ones(*shape, **k))
+        lambda self, *shape, **k: ones(*shape, **k))
     tensor_class.new_empty = _new_factory(
-        lambda self, *shape, **k: tensors.empty(*shape, **k))
+        lambda self, *shape, **k: empty(*shape, **k))
     tensor_class.new_full = _new_factory(
-        lambda self, shape, fill_value, **k: tensors.full(shape, fill_value, **k))
+        lambda self, shape, fill_value, **k: full(shape, fill_value, **k))
     tensor_class.new_tensor = _new_tensor
