@@ -18,6 +18,20 @@ def _integer_result(x, dtype):
     return "int64" if x.dtype.kind in "biu" else None
 
 
+def running(combine, x, axis):
+    """The inclusive scan of `combine` (maximum, minimum, logaddexp: an
+    associative element-wise function) along axis, with whole-array calls
+    only (Hillis-Steele doubling: log2(n) steps), so NumPy and CuPy both
+    run it."""
+    xp = get_array_module(x)
+    result = xp.moveaxis(x, axis, -1).copy()
+    n, shift = result.shape[-1], 1
+    while shift < n:
+        result[..., shift:] = combine(result[..., shift:], result[..., :n - shift].copy())
+        shift *= 2
+    return xp.moveaxis(result, -1, axis)
+
+
 def _reverse_cumsum(g, dim):
     """r[k] = sum over j >= k of g[j] along dim."""
     from .rearrange import flip
@@ -131,13 +145,12 @@ class CumMaxMin(Function):
 
     def forward(self, x):
         xp = get_array_module(x)
-        accumulate = xp.maximum.accumulate if self.largest else xp.minimum.accumulate
-        values = accumulate(x, axis=self.dim)
+        values = running(xp.maximum if self.largest else xp.minimum, x, self.dim)
         shape = [1] * x.ndim
         shape[self.dim] = x.shape[self.dim]
         positions = xp.arange(x.shape[self.dim]).reshape(shape)
         hits = xp.where(x == values, positions, 0)
-        self.indices = xp.maximum.accumulate(hits, axis=self.dim).astype("int64")
+        self.indices = running(xp.maximum, hits, self.dim).astype("int64")
         return values, self.indices
 
     def backward(self, g_values, g_indices):
@@ -146,8 +159,8 @@ class CumMaxMin(Function):
 
 
 class LogCumSumExp(Function):
-    """y[j] = log(sum over k <= j of exp(x[k])), computed stably with
-    logaddexp.accumulate.
+    """y[j] = log(sum over k <= j of exp(x[k])), computed stably as a
+    running logaddexp.
 
     dx[k] = sum over j >= k of gy[j] * exp(x[k] - y[j]); each exponent is
     <= 0 (y[j] >= x[k]), so nothing overflows. The terms form an (n, n)
@@ -161,7 +174,7 @@ class LogCumSumExp(Function):
         return inputs[0], outputs[0]
 
     def forward(self, x):
-        return get_array_module(x).logaddexp.accumulate(x, axis=self.dim)
+        return running(get_array_module(x).logaddexp, x, self.dim)
 
     def backward(self, gy):
         from .elementwise import exp, where

@@ -6,6 +6,7 @@ output where the matching `src` element goes (PyTorch's scatter). Sums are
 IndexAdd, plain writes IndexPut (ops/indexing.py); prod and amax/amin have
 Functions of their own below.
 """
+from .. import kernels
 from ..autograd.function import Function
 from ..backend import get_array_module
 from .indexing import IndexAdd, IndexPut, _along_axis_index, gather, getitem, index_put
@@ -100,10 +101,7 @@ class ScatterProd(Function):
         self.full = full
 
     def forward(self, x, src):
-        xp = get_array_module(x)
-        result = x.copy()
-        xp.multiply.at(result, self.full, src)
-        return result
+        return _by_position(x, src, self.full, 1, "prod")
 
     def to_save(self, inputs, outputs):
         return inputs[0], inputs[1], outputs[0]
@@ -117,6 +115,39 @@ class ScatterProd(Function):
         return gy * others_x, getitem(gy, self.full) * others_src
 
 
+def _position_table(shape, full, xp):
+    """Where the members of a scatter reduction sit: members are x's
+    elements (flat) then src's; member m belongs to position group[m] with
+    rank[m] among that position's members; table[p] lists position p's
+    members, padded with the index one past the last member."""
+    positions = 1
+    for side in shape:
+        positions *= side
+    group = xp.concatenate([xp.arange(positions),
+                            xp.ravel_multi_index(full, shape).reshape(-1)])
+    order = xp.argsort(group, kind="stable")
+    counts = xp.bincount(group, minlength=positions)
+    starts = xp.cumsum(counts) - counts
+    rank = xp.empty_like(order)
+    rank[order] = xp.arange(order.size) - starts[group[order]]
+    table = xp.full((positions, int(counts.max())), order.size)
+    table[group, rank] = xp.arange(order.size)
+    return table, group, rank
+
+
+def _by_position(x, src, full, pad, reduce):
+    """x combined with the src elements scattered to each position: the
+    members of each position in a row (padded with `pad`), reduced along
+    the row with prod / max / min."""
+    xp = get_array_module(x)
+    table = _position_table(x.shape, full, xp)[0]
+    members = xp.concatenate([x.reshape(-1), src.reshape(-1),
+                              xp.asarray([pad], dtype=x.dtype)])
+    rows = members[table]
+    combined = {"prod": rows.prod, "max": rows.max, "min": rows.min}[reduce](axis=1)
+    return combined.reshape(x.shape).astype(x.dtype)
+
+
 def _products_of_others(x, src, full):
     """For every factor of a scatter product (each element of x, each of
     src), the product of the other factors at its position."""
@@ -125,16 +156,7 @@ def _products_of_others(x, src, full):
     from ..tensor import Tensor, ones
     xp = get_array_module(x.data)
     positions = x.data.size
-    group = xp.concatenate([xp.arange(positions),
-                            xp.ravel_multi_index(full, x.shape).reshape(-1)])
-    order = xp.argsort(group, kind="stable")
-    counts = xp.bincount(group, minlength=positions)
-    starts = xp.cumsum(counts) - counts
-    rank = xp.empty_like(order)
-    rank[order] = xp.arange(order.size) - starts[group[order]]
-    width = int(counts.max())
-    table = xp.full((positions, width), order.size)  # the padding one
-    table[group, rank] = xp.arange(order.size)
+    table, group, rank = _position_table(x.shape, full, xp)
     factors = cat([x.reshape(-1), src.reshape(-1),
                    ones(1, dtype=x.dtype, device=x.device)])
     others = _exclusive_products(factors[Tensor(table)], 1)[Tensor(group), Tensor(rank)]
@@ -156,17 +178,16 @@ class ScatterExtreme(Function):
 
     def forward(self, x, src):
         xp = get_array_module(x)
-        result = x.copy()
         takes_part = xp.ones(x.shape, dtype=bool)
         if not self.include_self:
             takes_part[self.full] = False
-            result[~takes_part] = _lowest(x.dtype, xp) if self.largest \
-                else _highest(x.dtype, xp)
-        (xp.maximum if self.largest else xp.minimum).at(result, self.full, src)
+        neutral = _lowest(x.dtype, xp) if self.largest else _highest(x.dtype, xp)
+        result = _by_position(xp.where(takes_part, x, neutral), src, self.full,
+                              neutral, "max" if self.largest else "min")
         self.x_wins = (x == result) & takes_part
         self.src_wins = src == result[self.full]
         count = self.x_wins.astype(x.dtype)
-        xp.add.at(count, self.full, self.src_wins.astype(x.dtype))
+        kernels.get("scatter_add", xp)(count, self.full, self.src_wins.astype(x.dtype))
         self.count = count
         return result
 
@@ -210,7 +231,7 @@ def scatter_reduce(x, dim, index, src, reduce, include_self=True):
         if reduce == "sum":
             return total
         count = xp.zeros(x.shape, dtype="int64")
-        xp.add.at(count, full, 1)
+        kernels.get("scatter_add", xp)(count, full, xp.ones(index.shape, dtype="int64"))
         count = count + (1 if include_self else 0)
         count = xp.maximum(count, 1)
         if x.dtype.kind in "iu":
