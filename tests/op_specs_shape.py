@@ -455,6 +455,8 @@ SHAPE_SPECS = [
            lambda lib, x, dim: _tuple(lib.cummax(x, dim))),
     OpSpec("cummin", draw_scan("distinct"), lambda lib, x, dim: _tuple(x.cummin(dim))),
     OpSpec("logcumsumexp", draw_scan(), lambda lib, x, dim: lib.logcumsumexp(x, dim)),
+    OpSpec("diff", draw_scan(), lambda lib, x, dim: lib.diff(x, n=2, dim=dim) * 1.5 +
+           x.diff(dim=dim).sum()),
     OpSpec("var_mean", draw_var_mean, lambda lib, x, dim, correction, keepdim:
            lib.var_mean(x, dim, correction=correction, keepdim=keepdim)),
     OpSpec("std_mean", draw_var_mean, lambda lib, x, dim, correction, keepdim:

@@ -93,6 +93,19 @@ def test_selection_ops_like_torch(torch):
     _both(torch, lambda lib, t: lib.masked_select(t, t > 0), x)
 
 
+def test_bincount_searchsorted_bucketize_like_torch(torch):
+    boundaries, values = np.array([1, 3, 5, 7]), np.array([[0, 3, 6], [7, 8, 1]])
+    for right in (False, True):
+        _both(torch, lambda lib, b, v: (lib.bucketize(v, b, right=right),
+                                        lib.searchsorted(b, v, right=right)),
+              boundaries, values)
+    _both(torch, lambda lib, i, w: (lib.bincount(i), i.bincount(minlength=6),
+                                    lib.bincount(i, w)),
+          np.array([0, 1, 1, 3]), np.array([0.5, 1.0, 1.0, 2.0]))
+    _both(torch, lambda lib, t: lib.diff(t, prepend=t[:1], append=t[-2:]),
+          np.array([1.0, 4.0, 9.0, 16.0]))
+
+
 def test_creation_functions_like_torch(torch):
     checks = [
         lambda lib: lib.eye(3), lambda lib: lib.eye(2, 4, dtype=lib.float64),

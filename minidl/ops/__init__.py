@@ -17,9 +17,10 @@ from .rearrange import (atleast_1d, atleast_2d, atleast_3d, broadcast_tensors,  
                         repeat_interleave, reshape_as, roll, split, swapaxes,
                         take_along_dim, tensor_split, tile, unbind, unflatten,
                         unfold, view_as, vsplit)
-from .scan import cummax, cummin, cumprod, cumsum, logcumsumexp, prod  # noqa: F401
+from .scan import cummax, cummin, cumprod, cumsum, diff, logcumsumexp, prod  # noqa: F401
 from .sort import argsort, kthvalue, median, mode, msort, sort, topk  # noqa: F401
 from .selection import all, any, argwhere, count_nonzero, masked_select, nonzero  # noqa: F401
+from .selection import bincount, bucketize, searchsorted  # noqa: F401
 from .norms import norm, vector_norm  # noqa: F401
 from .matrix import (addbmm, addmm, addmv, addr, baddbmm, bmm, cross, diag,  # noqa: F401
                      diag_embed, diagflat, diagonal, dot, ger, inner, kron, mm,

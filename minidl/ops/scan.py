@@ -268,3 +268,19 @@ def prod(x, dim=None, keepdim=False, dtype=None, axis=None):
     if x.ndim == 0:
         return x.clone()
     return Prod(dim, keepdim)(x)
+
+
+def diff(x, n=1, dim=-1, prepend=None, append=None):
+    """The n-th forward difference along dim: out[i] = x[i + 1] - x[i],
+    applied n times, after joining prepend and append (as torch.diff).
+    Slices and a subtraction: the gradient comes from theirs."""
+    from .shape import cat
+    dim = normalize_dims(dim, x.ndim, "diff")[0]
+    parts = [t for t in (prepend, x, append) if t is not None]
+    if len(parts) > 1:
+        x = cat(parts, dim)
+    head = (slice(None),) * dim
+    for _ in range(n):
+        later, earlier = x[head + (slice(1, None),)], x[head + (slice(None, -1),)]
+        x = later != earlier if x.dtype.kind == "b" else later - earlier  # bool: xor
+    return x

@@ -67,3 +67,42 @@ def masked_select(x, mask):
     shape = np.broadcast_shapes(x.shape, mask_array.shape)
     xp = get_array_module(x.data)
     return x.expand(shape)[xp.broadcast_to(mask_array, shape)]
+
+
+def bincount(x, weights=None, minlength=0):
+    """How often each value 0, 1, ... occurs in the 1-d non-negative integer
+    tensor x (summing `weights` instead of counting, if given)."""
+    from ..tensor import Tensor
+    if x.ndim != 1 or x.dtype.kind not in "iu":
+        raise ValueError(f"bincount: expected a 1-d integer tensor, got shape {x.shape} "
+                         f"and dtype {x.dtype}")
+    if x.numel() and int(x.data.min()) < 0:
+        raise ValueError("bincount: the values must be non-negative")
+    xp = get_array_module(x.data)
+    if weights is None:
+        return Tensor(xp.bincount(x.data, minlength=minlength).astype("int64"))
+    data = weights.data if isinstance(weights, Tensor) else xp.asarray(weights)
+    counts = xp.bincount(x.data, weights=data, minlength=minlength)
+    return Tensor(counts.astype(data.dtype if data.dtype.kind == "f" else "float64"))
+
+
+def searchsorted(sorted_sequence, values, right=False, side=None, out_int32=False):
+    """For each value, the index where it would be inserted into the 1-d
+    sorted_sequence to keep it sorted (the first such index, or the last
+    with right=True / side='right')."""
+    from ..tensor import Tensor, as_tensor
+    if sorted_sequence.ndim != 1:
+        raise ValueError(f"searchsorted: only a 1-d sorted_sequence is supported, got "
+                         f"shape {sorted_sequence.shape}")
+    values = as_tensor(values, like=sorted_sequence)
+    side = side or ("right" if right else "left")
+    xp = get_array_module(sorted_sequence.data)
+    result = xp.searchsorted(sorted_sequence.data, values.data, side=side)
+    return Tensor(xp.asarray(result).astype("int32" if out_int32 else "int64"))
+
+
+def bucketize(input, boundaries, out_int32=False, right=False):
+    """The bucket of each element among the 1-d sorted boundaries (torch's
+    convention: right=False gives boundaries[i-1] < x <= boundaries[i])."""
+    return searchsorted(boundaries, input, side="left" if not right else "right",
+                        out_int32=out_int32)
