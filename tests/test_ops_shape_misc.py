@@ -66,6 +66,13 @@ def test_cummax_cummin_indices_at_ties_like_torch(torch):
     _both(torch, lambda lib, t: tuple(lib.cummax(t, axis=0)), x)
 
 
+def test_nan_in_median_cummax_sort_like_torch(torch):
+    x = np.array([[1.0, np.nan, 3.0, 0.5], [2.0, 1.0, 4.0, 3.0], [np.nan, 0.0, np.nan, 1.0]])
+    _both(torch, lambda lib, t: tuple(lib.median(t, 1)) + (t.median(),), x)
+    _both(torch, lambda lib, t: tuple(t.cummax(1)) + tuple(lib.cummin(t, 1)), x)
+    _both(torch, lambda lib, t: (t.sort(1).values, t.sort(1, descending=True).values), x)
+
+
 def test_sort_is_stable_both_ways_like_torch(torch):
     x = np.array([[2.0, 1.0, 2.0, 1.0, 3.0, 2.0]])
     for descending in (False, True):

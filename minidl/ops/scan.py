@@ -135,7 +135,8 @@ def _exclusive_products(x, dim):
 
 class CumMaxMin(Function):
     """values[j] = max (min) of x[k] for k <= j; indices[j] = the last k
-    where that value occurs (PyTorch's choice at ties).
+    where that value occurs (PyTorch's choice at ties). A NaN spreads to
+    every later value, with its own position as the index.
 
     dx = gy added at the indices.
     """
@@ -149,7 +150,10 @@ class CumMaxMin(Function):
         shape = [1] * x.ndim
         shape[self.dim] = x.shape[self.dim]
         positions = xp.arange(x.shape[self.dim]).reshape(shape)
-        hits = xp.where(x == values, positions, 0)
+        hit = x == values
+        if x.dtype.kind == "f":  # NaN spreads, and its position is the index
+            hit = hit | xp.isnan(x)
+        hits = xp.where(hit, positions, 0)
         self.indices = running(xp.maximum, hits, self.dim).astype("int64")
         return values, self.indices
 

@@ -70,15 +70,22 @@ def topk(x, k, dim=-1, largest=True, sorted=True):
     return _ValuesIndices((gather(x, dim, indices), indices))
 
 
-def _pick_sorted(x, dim, keepdim, position, op):
-    """The element at `position` of x sorted along dim, and its index."""
+def _pick_sorted(x, dim, keepdim, position, op, nan_first=False):
+    """The element at `position` of x sorted along dim, and its index.
+    With nan_first, a slice holding NaN gives its first NaN instead (NaN
+    sorts last), as PyTorch's median does."""
     from .indexing import gather
     if x.ndim == 0:
         return _ValuesIndices((x.clone(), _index_tensor(get_array_module(x.data).zeros(()))))
+    xp = get_array_module(x.data)
     dim = _dim(x, dim, op)
     order = _order(x.data, dim, descending=False)
-    index = (slice(None),) * dim + (slice(position, position + 1),)
-    indices = _index_tensor(order[index])
+    positions = xp.full(x.shape[:dim] + (1,) + x.shape[dim + 1:], position)
+    if nan_first and x.dtype.kind == "f":
+        nans = xp.isnan(x.data)
+        count = (~nans).sum(axis=dim, keepdims=True)
+        positions = xp.where(nans.any(axis=dim, keepdims=True), count, positions)
+    indices = _index_tensor(xp.take_along_axis(order, positions, axis=dim))
     values = gather(x, dim, indices)
     if not keepdim:
         values, indices = values.squeeze(dim), indices.squeeze(dim)
@@ -94,15 +101,16 @@ def kthvalue(x, k, dim=-1, keepdim=False):
 
 
 def median(x, dim=None, keepdim=False):
-    """The lower median ((n - 1) // 2-th smallest, as PyTorch); with dim,
-    (values, indices)."""
+    """The lower median ((n - 1) // 2-th smallest, as PyTorch; NaN where
+    the slice holds NaN); with dim, (values, indices)."""
     if dim is None:
         if x.numel() == 0:
             raise ValueError("median: cannot take the median of an empty tensor")
         flat = x.reshape(-1)
-        return _pick_sorted(flat, 0, False, (flat.shape[0] - 1) // 2, "median")[0]
+        return _pick_sorted(flat, 0, False, (flat.shape[0] - 1) // 2, "median",
+                            nan_first=True)[0]
     size = x.shape[_dim(x, dim, "median")] if x.ndim else 1
-    return _pick_sorted(x, dim, keepdim, (size - 1) // 2, "median")
+    return _pick_sorted(x, dim, keepdim, (size - 1) // 2, "median", nan_first=True)
 
 
 def mode(x, dim=-1, keepdim=False):
