@@ -14,6 +14,10 @@ from .tensor import (Tensor, arange, as_tensor, bool_, empty, float16, float32,
                      float64, full, int32, int64, ones, ones_like, tensor,
                      uint8, zeros, zeros_like)
 
+from .creation import (empty_like, eye, full_like, linspace, logspace,  # noqa: F401
+                       rand_like, randint_like, randn_like, tril_indices,
+                       triu_indices)
+
 _install_methods(Tensor)
 from .autograd.inference_mode import inference_mode  # noqa: E402,F401
 from .dtypes import (bfloat16, cdouble, cfloat, complex64, complex128,  # noqa: E402,F401
@@ -34,6 +38,10 @@ from . import autograd, utils  # noqa: E402
 from . import nn  # noqa: E402
 from .serialization import load, save  # noqa: E402
 from . import models  # noqa: E402  (after nn, which it builds on)
+# minidl.linalg is linalg.py (torch.linalg's norms), not ops/linalg.py, which
+# the star import above brought in under that name.
+import importlib as _importlib  # noqa: E402
+linalg = _importlib.import_module(".linalg", __name__)
 from . import data, optim  # noqa: E402
 from . import special  # noqa: E402,F401
 # The activations PyTorch also has at the top level (torch.selu, ...).

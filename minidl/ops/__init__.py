@@ -71,6 +71,28 @@ _MATH_QUERIES = {
     "isposinf": isposinf, "isneginf": isneginf, "isclose": isclose,
     "equal": equal,
 }
+from .reduction import std_mean, var_mean  # noqa: F401
+from .rearrange import (atleast_1d, atleast_2d, atleast_3d, broadcast_tensors,  # noqa: F401
+                        broadcast_to, chunk, expand_as, flip, fliplr, flipud,
+                        hsplit, masked_fill, meshgrid, movedim, narrow, repeat,
+                        repeat_interleave, reshape_as, roll, split, swapaxes,
+                        take_along_dim, tensor_split, tile, unbind, unflatten,
+                        unfold, view_as, vsplit)
+from .scan import cummax, cummin, cumprod, cumsum, diff, logcumsumexp, prod  # noqa: F401
+from .sort import argsort, kthvalue, median, mode, msort, sort, topk  # noqa: F401
+from .selection import all, any, argwhere, count_nonzero, masked_select, nonzero  # noqa: F401
+from .selection import bincount, bucketize, searchsorted  # noqa: F401
+from .norms import norm, vector_norm  # noqa: F401
+from .matrix import (addbmm, addmm, addmv, addr, baddbmm, bmm, cross, diag,  # noqa: F401
+                     diag_embed, diagflat, diagonal, dot, ger, inner, kron, mm,
+                     mv, outer, tensordot, trace, tril, triu, vdot)
+from .einsum import einsum  # noqa: F401
+from .scatter import (index_add, index_copy, index_fill, index_select, scatter,  # noqa: F401
+                      scatter_add, scatter_reduce, take)
+from .methods_shape import install_shape_methods
+
+moveaxis = movedim
+swapdims = swapaxes
 
 
 def _swap(function):
@@ -136,6 +158,7 @@ def install_methods(tensor_class):
     for name, function in {**operators, **methods}.items():
         setattr(tensor_class, name, function)
     _install_math_methods(tensor_class)
+    install_shape_methods(tensor_class)
     # Comparisons return tensors, so Tensor keeps identity hashing.
     tensor_class.__hash__ = object.__hash__
 

@@ -223,3 +223,13 @@ def logsumexp(x, dim, keepdim=False):
     shift = Tensor(shift)  # a constant: the result does not depend on it
     result = log(sum(exp(x - shift), dims, keepdim=True)) + shift
     return result if keepdim else result.squeeze(dims)
+
+
+def var_mean(x, dim=None, unbiased=True, keepdim=False, correction=None):
+    """(var, mean) over dim, as torch.var_mean."""
+    return (var(x, dim, unbiased, keepdim, correction), mean(x, dim, keepdim))
+
+
+def std_mean(x, dim=None, unbiased=True, keepdim=False, correction=None):
+    """(std, mean) over dim, as torch.std_mean."""
+    return (std(x, dim, unbiased, keepdim, correction), mean(x, dim, keepdim))

@@ -224,7 +224,54 @@ def stack(tensors, dim=0):
 
 
 def pad(x, pad, mode="constant", value=0.0):
-    if mode != "constant":
-        raise ValueError("pad: mode {!r} is not supported (only 'constant')"
-                         .format(mode))
-    return Pad(pad, value)(x)
+    """x with borders: constant `value`, or (mode 'reflect', 'replicate',
+    'circular') elements of x itself. `pad` is PyTorch's: (left, right) for
+    the last dim, then (top, bottom) for the one before, and so on."""
+    if mode == "constant":
+        return Pad(pad, 0.0 if value is None else value)(x)
+    if mode not in ("reflect", "replicate", "circular"):
+        raise ValueError("pad: mode {!r} is not one of 'constant', 'reflect', "
+                         "'replicate', 'circular'".format(mode))
+    return _pad_by_indexing(x, tuple(pad), mode)
+
+
+def _border_index(size, before, after, mode):
+    """Which element of a dim of `size` each padded position copies."""
+    import numpy as np
+    position = np.arange(-before, size + after)
+    if mode == "replicate":
+        return np.clip(position, 0, size - 1)
+    if mode == "circular":
+        return position % size
+    period = 2 * (size - 1)  # reflect: ... 2 1 | 0 1 2 3 | 2 1 ...
+    if period == 0:
+        return np.zeros_like(position)
+    position = np.abs(position) % period
+    return np.where(position >= size, period - position, position)
+
+
+def _pad_by_indexing(x, pad, mode):
+    """Reflect, replicate and circular padding: x indexed with a border
+    index along each padded dim (so the gradient adds the copies back)."""
+    if len(pad) % 2 or len(pad) // 2 > x.ndim:
+        raise ValueError("pad: {} sizes for a tensor of shape {} (expected an "
+                         "even number, at most 2 per dim)".format(pad, x.shape))
+    xp = get_array_module(x.data)
+    result = x
+    for i in range(len(pad) // 2):
+        dim = x.ndim - 1 - i
+        before, after = pad[2 * i], pad[2 * i + 1]
+        size = x.shape[dim]
+        if before < 0 or after < 0:
+            raise ValueError("pad: negative padding {} is not supported in mode "
+                             "{!r}".format(pad, mode))
+        limit = size - 1 if mode == "reflect" else size
+        if mode != "replicate" and (before > limit or after > limit) or size == 0:
+            raise ValueError("pad: padding ({}, {}) of dim {} of size {} in mode "
+                             "{!r} must be at most {}".format(
+                                 before, after, dim, size, mode, limit))
+        if before == after == 0:
+            continue
+        index = xp.asarray(_border_index(size, before, after, mode))
+        result = result[(slice(None),) * dim + (index,)]
+    return result

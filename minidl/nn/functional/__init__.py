@@ -21,3 +21,12 @@ from .piecewise_activations import (hardshrink, hardsigmoid, hardswish,  # noqa:
 from .smooth_activations import (celu, celu_, elu, elu_, glu, logsigmoid,  # noqa: F401
                                  mish, selu, selu_, silu, softmin, softplus,
                                  softsign, tanhshrink)
+from .conv_nd import (adaptive_avg_pool1d, adaptive_avg_pool3d,  # noqa: F401
+                      avg_pool1d, avg_pool3d, conv1d, conv3d, max_pool1d,
+                      max_unpool1d, max_unpool2d)
+from .interpolate import (interpolate, upsample, upsample_bilinear,  # noqa: F401
+                          upsample_nearest)
+from .distance import (cosine_similarity, normalize, one_hot,  # noqa: F401
+                       pairwise_distance)
+from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits,  # noqa: F401
+                   huber_loss, kl_div, l1_loss, smooth_l1_loss)

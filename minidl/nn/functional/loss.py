@@ -10,6 +10,7 @@ gets weight w[t_i] (1 without `weight`) and weight 0 when t_i equals
 those weights (not by the number of elements); 'sum' sums; 'none' keeps
 one loss per element.
 """
+import math
 import warnings
 
 import numpy as np
@@ -19,6 +20,7 @@ from ...autograd.function import Function
 from ...autograd.grad_mode import is_grad_enabled
 from ...backend import get_array_module
 from .activation import log_softmax, softmax
+from .smooth_activations import softplus
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -415,3 +417,129 @@ def mse_loss(input, target, reduction="mean"):
     if reduction == "sum":
         return squared.sum()
     return squared.mean()
+
+
+# -- binary cross entropy and the regression losses ------------------------------
+
+def _reduce(loss, reduction, op):
+    _check_reduction(op, reduction)
+    if reduction == "none":
+        return loss
+    return loss.sum() if reduction == "sum" else loss.mean()
+
+
+def _same_shape_target(op, input, target):
+    from ...tensor import as_tensor
+    target = as_tensor(target, like=input)
+    if target.shape != input.shape:
+        raise ValueError(f"{op}: target of shape {target.shape} must have the input's "
+                         f"shape {input.shape}")
+    return target.to(dtype=input.dtype) if target.dtype != input.dtype else target
+
+
+class BinaryCrossEntropy(Function):
+    """loss = -(t log(x) + (1 - t) log(1 - x)), each log clamped at -100
+    (PyTorch's rule: a probability of exactly 0 or 1 gives a finite loss).
+
+    dx = (x - t) / max(x (1 - x), 1e-12), PyTorch's gradient;
+    dt = log(1 - x) - log(x), with the same clamped logs.
+    """
+
+    def to_save(self, inputs, outputs):
+        return inputs
+
+    def forward(self, x, t):
+        xp = get_array_module(x)
+        if x.size and (x.min() < 0 or x.max() > 1):
+            raise ValueError("binary_cross_entropy: all elements of input should be "
+                             "between 0 and 1")
+        with np.errstate(divide="ignore"):
+            log_x = xp.maximum(xp.log(x), -100)
+            log_1mx = xp.maximum(xp.log1p(-x), -100)
+        return -(t * log_x + (1 - t) * log_1mx)
+
+    def backward(self, gy):
+        from ...ops.elementwise import log
+        x, t = self.saved_tensors
+        gx = gt = None
+        if self.needs_input_grad[0]:
+            gx = gy * (x - t) / (x * (1 - x)).clamp(min=1e-12)
+        if self.needs_input_grad[1]:
+            gt = gy * ((log(1 - x)).clamp(min=-100) - log(x).clamp(min=-100))
+        return gx, gt
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None,
+                         reduce=None, reduction="mean"):
+    """-w (t log(x) + (1 - t) log(1 - x)) for probabilities x in [0, 1],
+    reduced (PyTorch's F.binary_cross_entropy)."""
+    op = "binary_cross_entropy"
+    _check_reduction(op, reduction)
+    target = _same_shape_target(op, input, target)
+    loss = BinaryCrossEntropy()(input, target)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction, op)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None,
+                                     reduce=None, reduction="mean", pos_weight=None):
+    """BCE on logits x, stably: (1 - t) x + l softplus(-x) with
+    l = 1 + (pos_weight - 1) t, times weight, reduced (PyTorch's)."""
+    op = "binary_cross_entropy_with_logits"
+    _check_reduction(op, reduction)
+    target = _same_shape_target(op, input, target)
+    log_weight = 1 if pos_weight is None else 1 + (pos_weight - 1) * target
+    # softplus with no linear cut-off: logaddexp(0, -x), exact everywhere.
+    loss = (1 - target) * input + log_weight * softplus(-input,
+                                                        threshold=math.inf)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction, op)
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """|input - target|, reduced."""
+    target = _same_shape_target("l1_loss", input, target)
+    return _reduce((input - target).abs(), reduction, "l1_loss")
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean",
+                   beta=1.0):
+    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (d = input - target)."""
+    from ...ops.elementwise import where
+    target = _same_shape_target("smooth_l1_loss", input, target)
+    difference = (input - target).abs()
+    if beta == 0:
+        return _reduce(difference, reduction, "smooth_l1_loss")
+    loss = where(difference.data < beta, 0.5 * difference * difference / beta,
+                 difference - 0.5 * beta)
+    return _reduce(loss, reduction, "smooth_l1_loss")
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0):
+    """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta)."""
+    from ...ops.elementwise import where
+    target = _same_shape_target("huber_loss", input, target)
+    difference = (input - target).abs()
+    loss = where(difference.data < delta, 0.5 * difference * difference,
+                 delta * (difference - 0.5 * delta))
+    return _reduce(loss, reduction, "huber_loss")
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean",
+           log_target=False):
+    """t (log t - input) (0 where t = 0), or exp(t) (t - input) with
+    log_target; reduction 'batchmean' divides the sum by the batch size."""
+    from ...ops.elementwise import exp, log, where
+    op = "kl_div"
+    target = _same_shape_target(op, input, target)
+    if log_target:
+        loss = exp(target) * (target - input)
+    else:
+        positive = target.data > 0
+        safe = where(positive, target, 1.0)
+        loss = where(positive, target * log(safe), 0.0) - target * input
+    if reduction == "batchmean":
+        return loss.sum() / (input.shape[0] if input.ndim else 1)
+    return _reduce(loss, reduction, op)

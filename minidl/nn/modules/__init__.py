@@ -17,6 +17,17 @@ from .normalization import LayerNorm
 from .sparse import Embedding
 from .transformer import (TransformerEncoder, TransformerEncoderLayer,
                           generate_square_subsequent_mask)
+from .conv_nd import Conv1d, Conv3d
+from .resize import (CircularPad1d, CircularPad2d, ConstantPad1d, ConstantPad2d,
+                     ConstantPad3d, ReflectionPad1d, ReflectionPad2d,
+                     ReflectionPad3d, ReplicationPad1d, ReplicationPad2d,
+                     ReplicationPad3d, Upsample, UpsamplingBilinear2d,
+                     UpsamplingNearest2d, ZeroPad1d, ZeroPad2d)
+from .pooling_nd import (AdaptiveAvgPool1d, AdaptiveAvgPool3d, AvgPool1d,
+                         AvgPool3d, MaxPool1d, MaxUnpool1d, MaxUnpool2d)
+from .loss_more import (BCELoss, BCEWithLogitsLoss, CosineSimilarity, HuberLoss,
+                        KLDivLoss, L1Loss, PairwiseDistance, SmoothL1Loss,
+                        Unflatten)
 
 __all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d",
            "Conv2d", "CrossEntropyLoss", "Dropout", "Flatten", "GELU",
@@ -29,3 +40,12 @@ __all__ += ["CELU", "ELU", "GLU", "SELU", "Hardshrink", "Hardsigmoid",
             "Hardswish", "Hardtanh", "LeakyReLU", "LogSigmoid", "Mish", "PReLU",
             "ReLU6", "SiLU", "Softmin", "Softplus", "Softshrink", "Softsign",
             "Tanhshrink", "Threshold"]
+__all__ += ["AdaptiveAvgPool1d", "AdaptiveAvgPool3d", "AvgPool1d", "AvgPool3d",
+            "BCELoss", "BCEWithLogitsLoss", "CircularPad1d", "CircularPad2d",
+            "ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "Conv1d", "Conv3d",
+            "CosineSimilarity", "HuberLoss", "KLDivLoss", "L1Loss", "MaxPool1d",
+            "MaxUnpool1d", "MaxUnpool2d", "PairwiseDistance", "ReflectionPad1d",
+            "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d",
+            "ReplicationPad2d", "ReplicationPad3d", "SmoothL1Loss", "Unflatten",
+            "Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d", "ZeroPad1d",
+            "ZeroPad2d"]
