@@ -109,6 +109,15 @@ CASES = {
         lambda s, o: s.SequentialLR(o, [s.LinearLR(o, start_factor=0.1, total_iters=3),
                                         s.CosineAnnealingLR(o, T_max=12, eta_min=1e-4)],
                                     milestones=[3]), 20, "SGD"),
+    "exponential": (lambda s, o: s.ExponentialLR(o, gamma=0.8), 12, "SGD"),
+    "lambda": (lambda s, o: s.LambdaLR(o, lambda t: 1 / (1 + t)), 10, "Adam"),
+    "lambda-per-group": (
+        lambda s, o: s.LambdaLR(o, [lambda t: 0.9 ** t, lambda t: min(1, (t + 1) / 4)]),
+        10, "SGD"),
+    "sequential-warmup-exponential": (
+        lambda s, o: s.SequentialLR(o, [s.LambdaLR(o, lambda t: (t + 1) / 3),
+                                        s.ExponentialLR(o, gamma=0.7)],
+                                    milestones=[2]), 10, "SGD"),
     "sequential-three": (
         lambda s, o: s.SequentialLR(o, [s.LinearLR(o, start_factor=0.5, total_iters=2),
                                         s.StepLR(o, step_size=2, gamma=0.5),
@@ -438,7 +447,7 @@ def test_linear_with_no_iterations_matches_torch(torch, start_factor):
 
 
 @pytest.mark.parametrize("case", [case for case in sorted(CASES)
-                                  if not case.startswith("sequential")])
+                                  if not case.startswith(("sequential", "lambda"))])
 def test_every_step_is_base_lr_times_the_factor(case):
     """The closed form: get_last_lr after step t is base_lr * factor(t)
     (cosine: eta_min + (base_lr - eta_min) * factor(t))."""

@@ -75,7 +75,7 @@ def test_random_crop_draws_every_offset_per_image():
     # The top-left value 10 * top + left + 1 identifies the offset (0..2).
     corners = out[:, 0, 0, 0].astype(int) - 1
     offsets = set(zip((corners // 10).tolist(), (corners % 10).tolist()))
-    assert offsets == {(t, l) for t in range(3) for l in range(3)}
+    assert offsets == {(t, left) for t in range(3) for left in range(3)}
     expected = T.crop(batch, corners // 10, corners % 10, 2, 2)
     np.testing.assert_array_equal(out, expected)
 

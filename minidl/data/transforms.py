@@ -225,16 +225,16 @@ def resized_crop(images, top, left, height, width, size,
     if mode == "nearest":
         rows = np.stack([_nearest_indices(out_height, t, h, full_height)
                          for t, h in zip(params[0], params[2])])
-        cols = np.stack([_nearest_indices(out_width, l, w, full_width)
-                         for l, w in zip(params[1], params[3])])
+        cols = np.stack([_nearest_indices(out_width, left, w, full_width)
+                         for left, w in zip(params[1], params[3])])
         return images[np.arange(batch)[:, None, None], rows[:, :, None],
                       cols[:, None, :]]
     row_weights = np.stack([_resize_weights(out_height, full_height, t, h,
                                             antialias)
                             for t, h in zip(params[0], params[2])])
-    col_weights = np.stack([_resize_weights(out_width, full_width, l, w,
+    col_weights = np.stack([_resize_weights(out_width, full_width, left, w,
                                             antialias)
-                            for l, w in zip(params[1], params[3])])
+                            for left, w in zip(params[1], params[3])])
     out = np.einsum("boh,bhwc,bpw->bopc", row_weights,
                     images.astype(np.float32), col_weights, optimize=True)
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)

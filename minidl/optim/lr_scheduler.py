@@ -22,8 +22,8 @@ from ..serialization import load_plain_attributes, plain_attributes
 from .optimizer import Optimizer
 from .plateau import ReduceLROnPlateau
 
-__all__ = ["LRScheduler", "StepLR", "MultiStepLR", "LinearLR",
-           "CosineAnnealingLR", "OneCycleLR", "SequentialLR",
+__all__ = ["LRScheduler", "LambdaLR", "StepLR", "MultiStepLR", "ExponentialLR",
+           "LinearLR", "CosineAnnealingLR", "OneCycleLR", "SequentialLR",
            "ReduceLROnPlateau"]
 
 
@@ -117,6 +117,30 @@ class LRScheduler:
         load_plain_attributes(self, state_dict, skip=("optimizer",))
 
 
+class LambdaLR(LRScheduler):
+    """A factor given by a function of the step, one for all groups or one
+    per group: lr(t) = base_lr * lr_lambda(t). The functions are not part
+    of ``state_dict()`` (as in PyTorch): build the scheduler with them
+    again before loading a state."""
+
+    def __init__(self, optimizer, lr_lambda, last_epoch=-1):
+        self.lr_lambdas = _per_group(self, "lr_lambda", lr_lambda, optimizer)
+        _require(all(callable(f) for f in self.lr_lambdas), self,
+                 "lr_lambda must be a function of the step (or a list of them)",
+                 TypeError)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        return [base_lr * lr_lambda(self.last_epoch)
+                for base_lr, lr_lambda in zip(self.base_lrs, self.lr_lambdas)]
+
+    def state_dict(self):
+        return plain_attributes(self, skip=("optimizer", "lr_lambdas"))
+
+    def load_state_dict(self, state_dict):
+        load_plain_attributes(self, state_dict, skip=("optimizer", "lr_lambdas"))
+
+
 class StepLR(LRScheduler):
     """Multiply the lr by `gamma` every `step_size` steps:
     factor(t) = gamma ** (t // step_size)."""
@@ -147,6 +171,17 @@ class MultiStepLR(LRScheduler):
 
     def factor(self, step):
         return self.gamma ** bisect_right(self.milestones, step)
+
+
+class ExponentialLR(LRScheduler):
+    """Multiply the lr by `gamma` every step: factor(t) = gamma ** t."""
+
+    def __init__(self, optimizer, gamma, last_epoch=-1):
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def factor(self, step):
+        return self.gamma ** step
 
 
 class LinearLR(LRScheduler):
