@@ -90,6 +90,14 @@ class Tensor:
     def T(self):
         return self.permute(*reversed(range(self.ndim)))
 
+    @property
+    def mT(self):
+        """The last two dims swapped (a batch of matrices transposed)."""
+        if self.ndim < 2:
+            raise RuntimeError(f"mT: expects a tensor with >= 2 dimensions, "
+                               f"but got shape {self.shape}")
+        return self.transpose(-2, -1)
+
     def size(self, dim=None):
         return self.shape if dim is None else self.shape[dim]
 
@@ -178,6 +186,19 @@ class Tensor:
         result = Tensor(self.data)
         result._version_counter = self._version_counter
         return result
+
+    def detach_(self):
+        """Cut this tensor from the graph in place: it becomes a leaf that
+        does not require gradients (PyTorch's ``detach_``)."""
+        self.grad_fn = None
+        self.requires_grad = False
+        return self
+
+    def contiguous(self, memory_format=None):
+        """self: minidl's ops never depend on how an array is laid out in
+        memory, so there is nothing to copy (PyTorch copies non-contiguous
+        tensors here; the values are the same)."""
+        return self
 
     def detach_copy(self):
         """A copy of the array, cut from the graph."""

@@ -204,3 +204,20 @@ def test_results_are_arrays_even_for_full_reductions():
     loss = x.sum()
     loss.add_(1.0)
     assert loss.item() == 4.0
+
+
+def test_mT_concat_t_contiguous_detach_as_torch(torch):
+    values = np.random.default_rng(0).standard_normal((2, 3, 4))
+    x = minidl.tensor(values, requires_grad=True)
+    reference = torch.tensor(values, requires_grad=True)
+    assert_close(x.mT, reference.mT)
+    assert_close(minidl.concat([x, x.contiguous()], 1),
+                 torch.concat([reference, reference.contiguous()], 1))
+    assert_close(minidl.t(x[0]), torch.t(reference[0]))
+    with pytest.raises(RuntimeError, match="mT: expects a tensor with >= 2"):
+        minidl.ones(3).mT
+    y = x * 2
+    assert y.detach_() is y
+    assert not y.requires_grad and y.is_leaf
+    (x * y).sum().backward()  # y is a constant now
+    np.testing.assert_array_equal(x.grad.numpy(), 2 * values)

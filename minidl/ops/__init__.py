@@ -31,6 +31,14 @@ from .trig import (acos, acosh, arccos, arccosh, arcsin, arcsinh,  # noqa: F401
                    cos, cosh, deg2rad, hypot, rad2deg, sin, sinh, tan)
 
 absolute, negative, multiply, subtract = abs, neg, mul, sub  # PyTorch's aliases
+concat = concatenate = cat
+
+
+def t(x):
+    """The transpose of a matrix (``x.t()``; 0-d and 1-d as they are)."""
+    return x.t()
+
+
 sgn = sign
 
 # The math ops above as Tensor methods (x.sin(), x.remainder(2)); each
