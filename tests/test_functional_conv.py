@@ -130,7 +130,10 @@ def test_fused_stride_one_backward_equals_the_two_ops(config, seed):
         x, gy, config["kernel"], *geometry), rtol=1e-12, atol=1e-12)
 
 
-def test_backward_takes_the_fused_path_only_when_not_recorded(monkeypatch):
+def test_backward_takes_the_fused_path_when_both_gradients_are_needed(
+        monkeypatch):
+    """Conv2d's backward runs Conv2dGradsStrideOne when it needs dx and dW
+    at stride 1, recorded (create_graph) or not; else the two ops."""
     from minidl.nn.functional import conv as conv_module
     calls = []
     fused = conv_module.conv2d_grads_stride_one
@@ -141,11 +144,12 @@ def test_backward_takes_the_fused_path_only_when_not_recorded(monkeypatch):
     w = minidl.tensor(rng.standard_normal((4, 3, 3, 3)), requires_grad=True)
     F.conv2d(x, w, padding=1).sum().backward()
     assert calls == [1]
-    gx, = minidl.autograd.grad(F.conv2d(x, w, padding=1).sum(), x,
-                               create_graph=True)
-    assert calls == [1]  # recorded: the two differentiable ops instead
+    minidl.autograd.grad(F.conv2d(x, w, padding=1).sum(), x, create_graph=True)
+    assert calls == [1, 1]  # recorded: the same op, differentiable again
+    F.conv2d(x, w.detach(), padding=1).sum().backward()
+    assert calls == [1, 1]  # only dx needed: ConvTranspose2d
     F.conv2d(x, w, stride=2, padding=1).sum().backward()
-    assert calls == [1]  # stride 2: dx goes through col2im
+    assert calls == [1, 1]  # stride 2: dx goes through col2im
 
 
 def _transpose_kwargs(config, output_padding=(0, 0)):
@@ -270,14 +274,31 @@ def test_conv_transpose2d_gradcheck_and_gradgradcheck(config, seed):
     assert gradgradcheck(fn, inputs)
 
 
-def test_conv2d_third_order_gradcheck():
-    """The backward ops' own backwards are differentiable again."""
+@pytest.mark.parametrize("groups", [1, 2])
+def test_conv2d_stride_one_gradgradcheck(groups):
+    """Conv2dGradsStrideOne's backward, in x, W, b and the output
+    gradient, for a stride-1 geometry (Hypothesis draws others too)."""
+    rng = np.random.default_rng(4)
+    x = minidl.tensor(rng.standard_normal((2, 2, 4, 3)), requires_grad=True)
+    w = minidl.tensor(rng.standard_normal((2, 2 // groups, 2, 3)),
+                      requires_grad=True)
+    b = minidl.tensor(rng.standard_normal(2), requires_grad=True)
+    assert gradgradcheck(lambda x, w, b: F.conv2d(
+        x, w, b, padding=(1, 0), dilation=(2, 1), groups=groups), [x, w, b])
+
+
+@pytest.mark.parametrize("stride", [(1, 1), (1, 2)],
+                         ids=["stride_1", "stride_1x2"])
+def test_conv2d_third_order_gradcheck(stride):
+    """The backward ops' own backwards are differentiable again (stride 1:
+    through Conv2dGradsStrideOne; (1, 2): ConvTranspose2d and
+    Conv2dWeight)."""
     rng = np.random.default_rng(3)
     x = minidl.tensor(rng.standard_normal((1, 2, 4, 3)), requires_grad=True)
     w = minidl.tensor(rng.standard_normal((2, 1, 2, 2)), requires_grad=True)
 
     def second(x, w):
-        y = F.conv2d(x, w, stride=(1, 2), padding=1, groups=2)
+        y = F.conv2d(x, w, stride=stride, padding=1, groups=2)
         gx, gw = minidl.grad([(y * y).sum()], [x, w], create_graph=True)
         return (gx * gx).sum() + (gw * gw).sum()
     assert gradcheck(second, [x, w])

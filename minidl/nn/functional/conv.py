@@ -27,14 +27,13 @@ of backward works:
 * :class:`Conv2dWeight` (x, gy) -> dW = gy_g @ cols_g^T per group, summed
   over the images.
 
-When the backward is not itself recorded and the stride is 1, Conv2d's
-backward takes dx and dW from one im2col of gy instead
-(:func:`conv2d_grads_stride_one`): same values, one copy of the columns
-fewer.
+* :class:`Conv2dGradsStrideOne` (x, gy, W) -> (dx, dW) at once, for a
+  stride of 1: both from one im2col of gy
+  (:func:`conv2d_grads_stride_one`), one copy of the columns fewer. Its
+  backward is made of the three ops above.
 """
 from ... import kernels, parallel
 from ...autograd.function import Function
-from ...autograd.grad_mode import is_grad_enabled
 from ...backend import get_array_module
 from . import _im2col  # noqa: F401  (registers the im2col/col2im kernels)
 from ._window import (as_batch, check_non_negative, check_positive,
@@ -320,9 +319,9 @@ class Conv2d(_ConvOp):
     y (N, C_out, OH, OW), (OH, OW) = output_size.
 
     dx = ConvTranspose2d(gy, W);  dW = Conv2dWeight(x, gy);
-    db = gy summed over N, OH, OW. When the backward is not recorded and
-    the stride is 1, dx and dW come from one im2col of gy instead
-    (conv2d_grads_stride_one): the same values, one copy fewer.
+    db = gy summed over N, OH, OW. When both dx and dW are needed and the
+    stride is 1, they come from one op, Conv2dGradsStrideOne (one im2col
+    of gy instead of two copies): the same values.
     """
 
     def __init__(self, stride, padding, dilation, groups, output_size):
@@ -333,29 +332,25 @@ class Conv2d(_ConvOp):
         return inputs[:2]
 
     def forward(self, x, weight, bias=None):
+        self.has_bias = bias is not None
         return conv2d_array(x, weight, bias, *self.geometry(), self.output_size)
 
     def backward(self, gy):
         x, weight = self.saved_tensors
         needs = self.needs_input_grad
-        gx = gw = gb = None
-        if (needs[0] and needs[1] and not is_grad_enabled()
-                and _stride_one_transposes_as_conv(
-                    self.stride, self.padding, self.dilation,
-                    weight.shape[2:])):
-            # Not recorded (no create_graph): both gradients from one im2col.
-            from ...tensor import Tensor
-            gx, gw = (Tensor(a) for a in conv2d_grads_stride_one(
-                x.data, gy.data, weight.data, self.padding, self.dilation,
-                self.groups))
+        gx = gw = None
+        if needs[0] and needs[1] and _stride_one_transposes_as_conv(
+                self.stride, self.padding, self.dilation, weight.shape[2:]):
+            gx, gw = Conv2dGradsStrideOne(self.padding, self.dilation,
+                                          self.groups)(x, gy, weight)
         else:
             if needs[0]:
                 gx = ConvTranspose2d(*self.geometry(), x.shape[2:])(gy, weight)
             if needs[1]:
                 gw = Conv2dWeight(*self.geometry(), weight.shape[2:])(x, gy)
-        if len(needs) > 2 and needs[2]:
-            gb = gy.sum(dim=(0, 2, 3))
-        return (gx, gw) if len(needs) == 2 else (gx, gw, gb)
+        if not self.has_bias:
+            return gx, gw
+        return gx, gw, (gy.sum(dim=(0, 2, 3)) if needs[2] else None)
 
 
 class ConvTranspose2d(_ConvOp):
@@ -377,20 +372,21 @@ class ConvTranspose2d(_ConvOp):
         return inputs[:2]
 
     def forward(self, z, weight, bias=None):
+        self.has_bias = bias is not None
         return conv_transpose2d_array(z, weight, bias, *self.geometry(),
                                       self.output_size)
 
     def backward(self, gu):
         z, weight = self.saved_tensors
         needs = self.needs_input_grad
-        gz = gw = gb = None
+        gz = gw = None
         if needs[0]:
             gz = Conv2d(*self.geometry(), z.shape[2:])(gu, weight)
         if needs[1]:
             gw = Conv2dWeight(*self.geometry(), weight.shape[2:])(gu, z)
-        if len(needs) > 2 and needs[2]:
-            gb = gu.sum(dim=(0, 2, 3))
-        return (gz, gw) if len(needs) == 2 else (gz, gw, gb)
+        if not self.has_bias:
+            return gz, gw
+        return gz, gw, (gu.sum(dim=(0, 2, 3)) if needs[2] else None)
 
 
 class Conv2dWeight(_ConvOp):
@@ -419,6 +415,45 @@ class Conv2dWeight(_ConvOp):
         if self.needs_input_grad[1]:
             ggy = Conv2d(*self.geometry(), gy.shape[2:])(x, ggw)
         return gx, ggy
+
+
+class Conv2dGradsStrideOne(_ConvOp):
+    """(dx, dW) of a stride-1 Conv2d at once, from x, gy and W.
+
+    x (N, C_in, H, W), gy (N, C_out, H', W'), W (C_out, C_in/G, KH, KW);
+    dx like x, dW like W. The same values as ConvTranspose2d(gy, W) and
+    Conv2dWeight(x, gy), from one im2col of gy instead of an im2col of gy
+    and one of x (:func:`conv2d_grads_stride_one`). Conv2d's backward uses
+    it when it needs both and the stride is 1.
+
+    dx is bilinear in (gy, W), dW in (x, gy): for gradients (ggx, ggW),
+        d x  = ConvTranspose2d(gy, ggW)
+        d gy = Conv2d(ggx, W) + Conv2d(x, ggW)
+        d W  = Conv2dWeight(ggx, gy)
+    """
+
+    def __init__(self, padding, dilation, groups):
+        super().__init__((1, 1), padding, dilation, groups)
+
+    def to_save(self, inputs, outputs):
+        return inputs
+
+    def forward(self, x, gy, weight):
+        return conv2d_grads_stride_one(x, gy, weight, self.padding,
+                                       self.dilation, self.groups)
+
+    def backward(self, ggx, ggw):
+        x, gy, weight = self.saved_tensors
+        needs = self.needs_input_grad
+        dx = dgy = dw = None
+        if needs[0]:
+            dx = ConvTranspose2d(*self.geometry(), x.shape[2:])(gy, ggw)
+        if needs[1]:
+            dgy = (Conv2d(*self.geometry(), gy.shape[2:])(ggx, weight)
+                   + Conv2d(*self.geometry(), gy.shape[2:])(x, ggw))
+        if needs[2]:
+            dw = Conv2dWeight(*self.geometry(), weight.shape[2:])(ggx, gy)
+        return dx, dgy, dw
 
 
 # -- the public functions: argument checks, then the op ----------------------
