@@ -89,11 +89,11 @@ def test_conv2d_matches_torch(torch, config, seed):
 @pytest.mark.parametrize("stride", [1, 2])
 def test_both_product_orientations_match_torch(torch, monkeypatch,
                                                few_positions, stride):
-    """conv.py computes with one product per image, or one for all images
+    """_conv_arithmetic.py computes with one product per image, or one for all images
     when an image has fewer than FEW_POSITIONS output positions; force each
     path in turn (forward, input and weight gradients)."""
-    import minidl.nn.functional.conv as conv_module
-    monkeypatch.setattr(conv_module, "FEW_POSITIONS", few_positions)
+    from minidl.nn.functional import _conv_arithmetic
+    monkeypatch.setattr(_conv_arithmetic, "FEW_POSITIONS", few_positions)
     rng = np.random.default_rng(stride)
     arrays = [rng.standard_normal((3, 4, 7, 6)), rng.standard_normal((5, 4, 3, 3)),
               rng.standard_normal(5)]
@@ -110,9 +110,9 @@ def test_fused_stride_one_backward_equals_the_two_ops(config, seed):
     """conv2d_grads_stride_one (dx and dW from one im2col of gy) gives what
     ConvTranspose2d and Conv2dWeight give, for every stride-1 geometry it
     is used for."""
-    from minidl.nn.functional import conv as conv_module
+    from minidl.nn.functional import _conv_arithmetic as conv_module
     geometry = ((1, 1), config["padding"], config["dilation"], config["groups"])
-    if not conv_module._stride_one_transposes_as_conv(
+    if not conv_module.stride_one_transposes_as_conv(
             (1, 1), config["padding"], config["dilation"], config["kernel"]):
         return
     rng = np.random.default_rng(seed)

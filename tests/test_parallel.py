@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 
 import minidl
 from minidl import parallel
-from minidl.nn.functional import conv
+from minidl.nn.functional import _conv_arithmetic as conv
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """All tensor ops, as functions. ``minidl.ops.install_methods`` also makes
 them Tensor methods and operators (``x + y``, ``x.sum(dim=1)``)."""
+from ..tensor import as_tensor
 from .arithmetic import add, div, mul, neg, pow, sub, sum_to_shape
 from .compare import allclose, argmax, argmin, eq, ge, gt, le, lt, ne
 from .elementwise import (abs, astype, clamp, clone, exp, log, maximum, minimum,
@@ -15,7 +16,6 @@ from .softmax import log_softmax, softmax
 def _swap(function):
     """For reflected operators: ``2 - x`` calls ``x.__rsub__(2)``."""
     def reflected(x, y):
-        from ..tensor import as_tensor
         return function(as_tensor(y, like=x), x)
     return reflected
 
@@ -23,7 +23,6 @@ def _swap(function):
 def _with_other(function):
     """Operators whose right operand may be a Python number."""
     def method(x, y):
-        from ..tensor import as_tensor
         return function(x, as_tensor(y, like=x))
     return method
 

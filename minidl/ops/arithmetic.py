@@ -7,6 +7,7 @@ done here, in one place, for every binary op.
 import numpy as np
 
 from ..autograd.function import Function
+from ..tensor import Tensor, as_tensor, float32
 
 
 def promote(x, y, true_division=False):
@@ -17,7 +18,6 @@ def promote(x, y, true_division=False):
     floating dtype (NumPy would widen int64 + float32 to float64). Two
     integer tensors divide (``true_division``) as float32, as in PyTorch.
     """
-    from ..tensor import Tensor, as_tensor, float32
     like = x if isinstance(x, Tensor) else y
     x, y = as_tensor(x, like=like), as_tensor(y, like=like)
     x_float, y_float = x.dtype.kind in "fc", y.dtype.kind in "fc"

@@ -2,6 +2,7 @@
 from .. import backend
 from ..autograd.function import Function
 from ..backend import get_array_module, move_array
+from ..tensor import Tensor, tensor
 from .arithmetic import promote, sum_to_shape
 
 
@@ -224,7 +225,6 @@ def relu(x):
 
 def sign(x):
     """-1, 0 or 1 (no gradient)."""
-    from ..tensor import Tensor
     return Tensor(get_array_module(_data(x)).sign(_data(x)))
 
 
@@ -234,7 +234,6 @@ def where(condition, x, y):
     Python numbers take the dtype of the tensor operand (float32 when both
     are numbers).
     """
-    from ..tensor import Tensor, tensor
     if isinstance(condition, Tensor):
         condition = condition.data
     if not isinstance(x, Tensor) and not isinstance(y, Tensor):
@@ -269,7 +268,6 @@ def clamp(x, min=None, max=None):
     act as maximum and minimum: the gradient goes to whichever value is
     chosen, half each at ties.
     """
-    from ..tensor import Tensor
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
     result = x

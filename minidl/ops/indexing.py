@@ -7,11 +7,11 @@ elements came from, adding up elements picked more than once (``x[[0, 0]]``).
 from .. import kernels
 from ..autograd.function import Function
 from ..backend import get_array_module
+from ..tensor import Tensor, as_tensor
 
 
 def _plain_index(index):
     """The index with Tensors replaced by their arrays and lists by arrays."""
-    from ..tensor import Tensor
     if not isinstance(index, tuple):
         index = (index,)
     plain = []
@@ -116,7 +116,6 @@ def getitem(x, index):
 
 
 def index_put(x, index, values):
-    from ..tensor import as_tensor
     return IndexPut(_plain_index(index))(x, as_tensor(values, like=x))
 
 

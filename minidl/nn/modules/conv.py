@@ -2,18 +2,8 @@
 from .. import functional as F
 from .. import init
 from ..module import Module
+from ..functional._window import pair
 from .linear import _empty
-
-
-def _pair(value, name):
-    """An int or a pair of ints as a pair (kernel sizes, strides, ...)."""
-    if isinstance(value, int):
-        return (value, value)
-    value = tuple(value)
-    if len(value) != 2 or not all(isinstance(v, int) for v in value):
-        raise ValueError("Conv2d: {} must be an int or a pair of ints, got {!r}"
-                         .format(name, value))
-    return value
 
 
 class Conv2d(Module):
@@ -39,9 +29,9 @@ class Conv2d(Module):
                              "'zeros')".format(padding_mode))
         self.in_channels = in_channels
         self.out_channels = out_channels
-        self.kernel_size = _pair(kernel_size, "kernel_size")
-        self.stride = _pair(stride, "stride")
-        self.dilation = _pair(dilation, "dilation")
+        self.kernel_size = pair(kernel_size, "kernel_size", "Conv2d")
+        self.stride = pair(stride, "stride", "Conv2d")
+        self.dilation = pair(dilation, "dilation", "Conv2d")
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
                 raise ValueError("Conv2d: padding {!r} is not one of 'same', "
@@ -52,7 +42,7 @@ class Conv2d(Module):
                                      self.stride))
             self.padding = padding
         else:
-            self.padding = _pair(padding, "padding")
+            self.padding = pair(padding, "padding", "Conv2d")
         self.groups = groups
         self.padding_mode = padding_mode
         self.weight = _empty((out_channels, in_channels // groups)
