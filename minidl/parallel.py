@@ -20,10 +20,16 @@ step, batch 128): 706 ms with 2 BLAS threads, 359 ms with minidl's 2
 threads and cache-sized chunks; on one thread, 675 ms without the
 cache-sized chunks, 578 ms with them.
 
+The chunks depend only on the batch and the size of the work, never on
+the number of threads, and the parts that a reduction adds (a
+convolution's weight gradient, batch norm's sums) are added in chunk
+order: so 1, 2 or 16 threads give the same results, bit for bit (a run
+resumed on another machine goes on exactly as it would have).
+
 :func:`set_num_threads` chooses the number of threads (default: the
 ``MINIDL_NUM_THREADS``, ``OMP_NUM_THREADS`` or ``OPENBLAS_NUM_THREADS``
 environment variable, else the number of cores this process may use).
-Whenever minidl uses its threads it sets NumPy's BLAS to one thread, for
+Whenever minidl runs chunks it sets NumPy's BLAS to one thread, for
 the whole process (OpenBLAS has only a process-wide setting).
 """
 import ctypes
@@ -37,6 +43,9 @@ from concurrent.futures import ThreadPoolExecutor
 MIN_CHUNK_ELEMENTS = 2 ** 16
 # A chunk's largest array should fit in the cache (4 MB of float32).
 MAX_CHUNK_ELEMENTS = 2 ** 20
+# The number of chunks is a multiple of this (unless the batch or the work
+# is too small), so that 1, 2 or 4 threads get equal shares.
+CHUNK_MULTIPLE = 4
 
 _ENVIRONMENT_VARIABLES = ("MINIDL_NUM_THREADS", "OMP_NUM_THREADS",
                           "OPENBLAS_NUM_THREADS")
@@ -83,36 +92,44 @@ def set_num_threads(count):
 
 # -- running chunks of a batch ---------------------------------------------------
 
+def batch_chunks(batch, elements):
+    """The chunks [start, stop) that split range(batch), in order, for work
+    whose largest array has `elements` elements.
+
+    They depend on `batch` and `elements` only, never on the number of
+    threads (see the module docstring). Chunks are made small enough for
+    that array to stay in the processor's cache between the copy that
+    writes it and the product that reads it (MAX_CHUNK_ELEMENTS), their
+    number a multiple of CHUNK_MULTIPLE, but never smaller than
+    MIN_CHUNK_ELEMENTS nor than one image.
+    """
+    pieces = -(-elements // MAX_CHUNK_ELEMENTS)  # ceiling
+    count = CHUNK_MULTIPLE * -(-pieces // CHUNK_MULTIPLE)
+    count = min(max(count, 1), batch, max(elements // MIN_CHUNK_ELEMENTS, 1))
+    bounds = [batch * i // count for i in range(count + 1)]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
 def map_batch_chunks(work, batch, elements, like):
-    """Call work(start, stop) for chunks [start, stop) that split
-    range(batch), on minidl's threads at once; return the results in order.
+    """Call work(start, stop) for the chunks of :func:`batch_chunks`, on
+    minidl's threads at once; return the results in chunk order (a caller
+    that adds them adds them in that order, whatever the threads).
 
-    `elements` is the size of the work's largest array (a convolution's
-    column matrix, say). Chunks are made small enough for that array to
-    stay in the processor's cache between the copy that writes it and the
-    product that reads it (MAX_CHUNK_ELEMENTS), in a multiple of the number
-    of threads so that each thread gets as many, but never smaller than
-    MIN_CHUNK_ELEMENTS nor than one image. The threads (the calling one
-    among them) take chunks from a shared list until none is left.
-
-    The whole batch is one chunk, run by the calling thread, when `like` is
-    not a NumPy array (a GPU runs its own threads) or when this call comes
-    from inside a chunk (no nesting). An exception in a chunk is raised
-    here.
+    The threads (the calling one among them) take chunks from a shared
+    list until none is left. The whole batch is one chunk, run by the
+    calling thread, when `like` is not a NumPy array (a GPU runs its own
+    threads) or when this call comes from inside a chunk (no nesting). An
+    exception in a chunk is raised here.
     """
     import numpy
     if (not isinstance(like, numpy.ndarray)
             or getattr(_in_worker, "active", False)):
         return [work(0, batch)]
-    threads = get_num_threads()
-    rounds = -(-elements // (MAX_CHUNK_ELEMENTS * threads))  # ceiling
-    count = min(threads * max(rounds, 1), batch,
-                max(elements // MIN_CHUNK_ELEMENTS, 1))
-    bounds = [batch * i // count for i in range(count + 1)]
-    chunks = list(zip(bounds[:-1], bounds[1:]))
-    results = [None] * count
+    _blas_on_one_thread()
+    chunks = batch_chunks(batch, elements)
+    results = [None] * len(chunks)
     todo = queue.SimpleQueue()
-    for index in range(count):
+    for index in range(len(chunks)):
         todo.put(index)
 
     def take_chunks():
@@ -127,7 +144,7 @@ def map_batch_chunks(work, batch, elements, like):
         finally:
             _in_worker.active = False
 
-    helpers = min(threads, count) - 1
+    helpers = min(get_num_threads(), len(chunks)) - 1
     futures = [_pool().submit(take_chunks) for _ in range(helpers)]
     take_chunks()
     for future in futures:
@@ -135,12 +152,18 @@ def map_batch_chunks(work, batch, elements, like):
     return results
 
 
+def _blas_on_one_thread():
+    """NumPy's BLAS on one thread, once: minidl's chunks are the
+    parallelism, also with one minidl thread (so that the products are
+    the same calls whatever the thread count)."""
+    if not _state["blas_set"]:
+        set_blas_threads(1)
+        _state["blas_set"] = True
+
+
 def _pool():
     with _lock:
         if _state["pool"] is None:
-            if not _state["blas_set"]:
-                set_blas_threads(1)
-                _state["blas_set"] = True
             _state["pool"] = ThreadPoolExecutor(
                 max_workers=max(1, get_num_threads() - 1),
                 thread_name_prefix="minidl-parallel")

@@ -89,11 +89,11 @@ def test_conv2d_matches_torch(torch, config, seed):
 @pytest.mark.parametrize("stride", [1, 2])
 def test_both_product_orientations_match_torch(torch, monkeypatch,
                                                few_positions, stride):
-    """conv.py computes with one product per image, or one for all images
+    """_conv_arithmetic.py computes with one product per image, or one for all images
     when an image has fewer than FEW_POSITIONS output positions; force each
     path in turn (forward, input and weight gradients)."""
-    import minidl.nn.functional.conv as conv_module
-    monkeypatch.setattr(conv_module, "FEW_POSITIONS", few_positions)
+    from minidl.nn.functional import _conv_arithmetic
+    monkeypatch.setattr(_conv_arithmetic, "FEW_POSITIONS", few_positions)
     rng = np.random.default_rng(stride)
     arrays = [rng.standard_normal((3, 4, 7, 6)), rng.standard_normal((5, 4, 3, 3)),
               rng.standard_normal(5)]
@@ -110,9 +110,9 @@ def test_fused_stride_one_backward_equals_the_two_ops(config, seed):
     """conv2d_grads_stride_one (dx and dW from one im2col of gy) gives what
     ConvTranspose2d and Conv2dWeight give, for every stride-1 geometry it
     is used for."""
-    from minidl.nn.functional import conv as conv_module
+    from minidl.nn.functional import _conv_arithmetic as conv_module
     geometry = ((1, 1), config["padding"], config["dilation"], config["groups"])
-    if not conv_module._stride_one_transposes_as_conv(
+    if not conv_module.stride_one_transposes_as_conv(
             (1, 1), config["padding"], config["dilation"], config["kernel"]):
         return
     rng = np.random.default_rng(seed)
@@ -130,7 +130,10 @@ def test_fused_stride_one_backward_equals_the_two_ops(config, seed):
         x, gy, config["kernel"], *geometry), rtol=1e-12, atol=1e-12)
 
 
-def test_backward_takes_the_fused_path_only_when_not_recorded(monkeypatch):
+def test_backward_takes_the_fused_path_when_both_gradients_are_needed(
+        monkeypatch):
+    """Conv2d's backward runs Conv2dGradsStrideOne when it needs dx and dW
+    at stride 1, recorded (create_graph) or not; else the two ops."""
     from minidl.nn.functional import conv as conv_module
     calls = []
     fused = conv_module.conv2d_grads_stride_one
@@ -141,11 +144,12 @@ def test_backward_takes_the_fused_path_only_when_not_recorded(monkeypatch):
     w = minidl.tensor(rng.standard_normal((4, 3, 3, 3)), requires_grad=True)
     F.conv2d(x, w, padding=1).sum().backward()
     assert calls == [1]
-    gx, = minidl.autograd.grad(F.conv2d(x, w, padding=1).sum(), x,
-                               create_graph=True)
-    assert calls == [1]  # recorded: the two differentiable ops instead
+    minidl.autograd.grad(F.conv2d(x, w, padding=1).sum(), x, create_graph=True)
+    assert calls == [1, 1]  # recorded: the same op, differentiable again
+    F.conv2d(x, w.detach(), padding=1).sum().backward()
+    assert calls == [1, 1]  # only dx needed: ConvTranspose2d
     F.conv2d(x, w, stride=2, padding=1).sum().backward()
-    assert calls == [1]  # stride 2: dx goes through col2im
+    assert calls == [1, 1]  # stride 2: dx goes through col2im
 
 
 def _transpose_kwargs(config, output_padding=(0, 0)):
@@ -270,14 +274,31 @@ def test_conv_transpose2d_gradcheck_and_gradgradcheck(config, seed):
     assert gradgradcheck(fn, inputs)
 
 
-def test_conv2d_third_order_gradcheck():
-    """The backward ops' own backwards are differentiable again."""
+@pytest.mark.parametrize("groups", [1, 2])
+def test_conv2d_stride_one_gradgradcheck(groups):
+    """Conv2dGradsStrideOne's backward, in x, W, b and the output
+    gradient, for a stride-1 geometry (Hypothesis draws others too)."""
+    rng = np.random.default_rng(4)
+    x = minidl.tensor(rng.standard_normal((2, 2, 4, 3)), requires_grad=True)
+    w = minidl.tensor(rng.standard_normal((2, 2 // groups, 2, 3)),
+                      requires_grad=True)
+    b = minidl.tensor(rng.standard_normal(2), requires_grad=True)
+    assert gradgradcheck(lambda x, w, b: F.conv2d(
+        x, w, b, padding=(1, 0), dilation=(2, 1), groups=groups), [x, w, b])
+
+
+@pytest.mark.parametrize("stride", [(1, 1), (1, 2)],
+                         ids=["stride_1", "stride_1x2"])
+def test_conv2d_third_order_gradcheck(stride):
+    """The backward ops' own backwards are differentiable again (stride 1:
+    through Conv2dGradsStrideOne; (1, 2): ConvTranspose2d and
+    Conv2dWeight)."""
     rng = np.random.default_rng(3)
     x = minidl.tensor(rng.standard_normal((1, 2, 4, 3)), requires_grad=True)
     w = minidl.tensor(rng.standard_normal((2, 1, 2, 2)), requires_grad=True)
 
     def second(x, w):
-        y = F.conv2d(x, w, stride=(1, 2), padding=1, groups=2)
+        y = F.conv2d(x, w, stride=stride, padding=1, groups=2)
         gx, gw = minidl.grad([(y * y).sum()], [x, w], create_graph=True)
         return (gx * gx).sum() + (gw * gw).sum()
     assert gradcheck(second, [x, w])
@@ -317,7 +338,10 @@ def test_col2im_is_the_adjoint_of_im2col(config, seed):
     c = rng.standard_normal(cols.shape)
     folded = kernels.get("col2im", np)(c, x.shape[2:], *geometry)
     assert folded.shape == x.shape
-    np.testing.assert_allclose((cols * c).sum(), (x * folded).sum(), rtol=1e-10)
+    # Inner products of random values may cancel: the tolerance scales with
+    # the sum of the terms' magnitudes, not with the result.
+    np.testing.assert_allclose((cols * c).sum(), (x * folded).sum(), rtol=0,
+                               atol=1e-12 * np.abs(cols * c).sum())
 
 
 def test_conv_results_do_not_share_the_scratch_buffers():

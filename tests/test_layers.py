@@ -131,6 +131,7 @@ def test_constant_initialisers_keep_dtype():
 @pytest.mark.parametrize("make", [
     lambda nn: nn.Linear(300, 200),
     lambda nn: nn.Conv2d(64, 128, 3),
+    lambda nn: nn.ConvTranspose2d(64, 128, 3, groups=2),
     lambda nn: nn.Conv2d(64, 128, (1, 5), groups=4)])
 def test_default_layer_initialisation_matches_torch(torch, make):
     """Weight and bias ~ U(-b, b), b = 1 / sqrt(fan_in), fan_in from torch."""
@@ -178,6 +179,48 @@ def test_conv2d_matches_torch(torch, data):
     theirs = torch.nn.Conv2d(c_in, c_out, kernel, **args)
     x = np.random.default_rng(0).standard_normal((2, c_in, 7, 6))
     compare_layer(torch, ours, theirs, x)
+
+
+@given(data=st.data())
+def test_conv_transpose2d_matches_torch(torch, data):
+    groups = data.draw(st.sampled_from([1, 2]))
+    c_in, c_out = 2 * data.draw(st.integers(1, 2)), 2 * data.draw(st.integers(1, 2))
+    kernel = data.draw(st.one_of(st.integers(1, 3),
+                                 st.tuples(st.integers(1, 3), st.integers(1, 3))))
+    stride = data.draw(st.sampled_from([1, 2, (2, 1)]))
+    dilation = data.draw(st.sampled_from([1, 2]))
+    padding = data.draw(st.integers(0, 1))
+    output_padding = data.draw(st.integers(0, 1))
+    args = dict(stride=stride, padding=padding, output_padding=output_padding,
+                groups=groups, bias=data.draw(st.booleans()), dilation=dilation)
+    x = np.random.default_rng(0).standard_normal((2, c_in, 4, 5))
+    try:
+        theirs = torch.nn.ConvTranspose2d(c_in, c_out, kernel, **args)
+        theirs(torch.zeros(1, c_in, 4, 5))
+    except RuntimeError:  # output_padding not below stride or dilation
+        with pytest.raises(ValueError, match="output_padding"):
+            nn.ConvTranspose2d(c_in, c_out, kernel, **args)(
+                minidl.tensor(x.astype(np.float32)))
+        return
+    ours = nn.ConvTranspose2d(c_in, c_out, kernel, **args)
+    assert [name for name, _ in ours.named_parameters()] == \
+        [name for name, _ in theirs.named_parameters()]
+    assert ours.weight.shape == tuple(theirs.weight.shape)
+    assert repr(ours) == repr(theirs)
+    compare_layer(torch, ours, theirs, x)
+
+
+def test_conv_transpose2d_output_size_as_torch(torch):
+    ours = nn.ConvTranspose2d(3, 2, 3, stride=2, padding=1).double()
+    theirs = torch.nn.ConvTranspose2d(3, 2, 3, stride=2, padding=1).double()
+    copy_state(ours, theirs)
+    x = np.random.default_rng(0).standard_normal((1, 3, 4, 4))
+    for size in [(7, 7), (8, 8), (1, 2, 7, 8)]:
+        assert_close(ours(minidl.tensor(x), output_size=size),
+                     theirs(torch.tensor(x), output_size=size))
+    with pytest.raises(ValueError, match=r"ConvTranspose2d: output_size \(9, 9\) "
+                                         r"is not reachable .* \[7, 8\]"):
+        ours(minidl.tensor(x), output_size=(9, 9))
 
 
 @pytest.mark.parametrize("kwargs", [

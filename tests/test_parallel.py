@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 
 import minidl
 from minidl import parallel
-from minidl.nn.functional import conv
+from minidl.nn.functional import _conv_arithmetic as conv
 
 
 @pytest.fixture
@@ -47,38 +47,40 @@ def test_chunks_cover_the_batch_in_order_on_several_threads(threads):
         all_running.wait()
         return list(range(start, stop))
 
-    results = parallel.map_batch_chunks(work, 10, 10, np.zeros(1))
+    # 3 elements, MIN_CHUNK_ELEMENTS 1: three chunks.
+    results = parallel.map_batch_chunks(work, 10, 3, np.zeros(1))
     assert [len(r) for r in results] == [3, 3, 4]
     assert sum(results, []) == list(range(10))
     assert len(set(seen)) == 3  # the caller and two pool threads
 
 
 @pytest.mark.parametrize("batch, elements, expected", [
-    (10, 10, 3),   # as many chunks as threads
+    (10, 10, 4),   # CHUNK_MULTIPLE chunks, whatever the threads
     (2, 10, 2),    # no more chunks than images
     (10, 2, 2),    # no more than elements // MIN_CHUNK_ELEMENTS
     (1, 10, 1),
 ])
 def test_number_of_chunks(threads, batch, elements, expected):
-    threads(3)
-    results = parallel.map_batch_chunks(lambda a, b: (a, b), batch, elements,
-                                        np.zeros(1))
-    assert len(results) == expected
-    assert results[0][0] == 0 and results[-1][1] == batch
+    for count in (1, 3):
+        threads(count)
+        results = parallel.map_batch_chunks(lambda a, b: (a, b), batch,
+                                            elements, np.zeros(1))
+        assert len(results) == expected
+        assert results[0][0] == 0 and results[-1][1] == batch
 
 
-def test_large_work_gets_cache_sized_chunks_a_multiple_of_the_threads(
+def test_large_work_gets_cache_sized_chunks_whatever_the_threads(
         threads, monkeypatch):
-    threads(2)
     monkeypatch.setattr(parallel, "MAX_CHUNK_ELEMENTS", 10)
-    # 45 elements in pieces of at most 10: 5 chunks, rounded up to 6.
-    chunks = parallel.map_batch_chunks(lambda a, b: (a, b), 100, 45,
-                                       np.zeros(1))
-    assert len(chunks) == 6
-    assert chunks[0] == (0, 16) and chunks[-1] == (83, 100)
-    threads(1)  # one thread: the chunks run in turn
-    assert len(parallel.map_batch_chunks(lambda a, b: (a, b), 100, 45,
-                                         np.zeros(1))) == 5
+    # 45 elements in pieces of at most 10: 5 chunks, rounded up to a
+    # multiple of CHUNK_MULTIPLE (4): 8, on any number of threads.
+    for count in (1, 2, 3, 5):
+        threads(count)
+        chunks = parallel.map_batch_chunks(lambda a, b: (a, b), 100, 45,
+                                           np.zeros(1))
+        assert chunks == parallel.batch_chunks(100, 45)
+        assert len(chunks) == 8
+        assert chunks[0] == (0, 12) and chunks[-1] == (87, 100)
 
 
 def test_small_work_gets_fewer_chunks_and_non_numpy_arrays_one(threads,
@@ -99,7 +101,7 @@ def test_chunks_inside_a_chunk_do_not_split_again(threads):
         return parallel.map_batch_chunks(lambda a, b: (a, b), 6, 6,
                                          np.zeros(1))
 
-    results = parallel.map_batch_chunks(outer, 4, 4, np.zeros(1))
+    results = parallel.map_batch_chunks(outer, 4, 2, np.zeros(1))
     assert results == [[(0, 6)], [(0, 6)]]
 
 
@@ -112,7 +114,7 @@ def test_an_exception_in_a_chunk_reaches_the_caller(threads):
         return start
 
     with pytest.raises(RuntimeError, match="chunk 2:4 failed"):
-        parallel.map_batch_chunks(work, 4, 4, np.zeros(1))
+        parallel.map_batch_chunks(work, 4, 2, np.zeros(1))  # two chunks
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True])
@@ -206,3 +208,140 @@ def test_batch_norm_on_threads_equals_one_thread(batch, channels, spatial,
             results[count] = (y, mean, var, invstd) + grads
     for one, many in zip(results[1], results[threads_count]):
         np.testing.assert_allclose(many, one, rtol=1e-10, atol=1e-12)
+
+
+# -- results do not depend on the number of threads ------------------------------
+
+THREAD_COUNTS = (1, 2, 3, 5)
+
+
+def _assert_same_bits(results, what):
+    """results: {thread count: tuple of arrays}; every count gives the same
+    bits as one thread."""
+    one = results[THREAD_COUNTS[0]]
+    for count in THREAD_COUNTS[1:]:
+        for index, (a, b) in enumerate(zip(one, results[count])):
+            assert a.dtype == b.dtype and a.shape == b.shape
+            assert np.array_equal(a, b), (
+                "{} (array {}): {} threads differ from 1 by up to {}".format(
+                    what, index, count, np.abs(a - b).max()))
+
+
+def _on_each_thread_count(run, chunk_limit):
+    """{count: run()} for each of THREAD_COUNTS, with chunks of at most
+    chunk_limit elements (None: minidl's own limits)."""
+    results = {}
+    for count in THREAD_COUNTS:
+        if chunk_limit is None:
+            before = minidl.get_num_threads()
+            minidl.set_num_threads(count)
+            try:
+                results[count] = run()
+            finally:
+                minidl.set_num_threads(before)
+        else:
+            with _split(count, chunk_limit):
+                results[count] = run()
+    return results
+
+
+def _conv_step(transposed, stride, size, groups, seed=0):
+    """float32 forward and backward of conv2d (or conv_transpose2d):
+    (y, dx, dW, db) as arrays."""
+    import minidl.nn.functional as F
+    rng = np.random.default_rng(seed)
+    batch, c_in, c_out = 12, 4, 6
+    x = minidl.tensor(rng.standard_normal((batch, c_in, size, size))
+                      .astype(np.float32), requires_grad=True)
+    shape = (c_in, c_out // groups, 3, 3) if transposed \
+        else (c_out, c_in // groups, 3, 3)
+    w = minidl.tensor(rng.standard_normal(shape).astype(np.float32),
+                      requires_grad=True)
+    b = minidl.tensor(rng.standard_normal(c_out).astype(np.float32),
+                      requires_grad=True)
+    function = F.conv_transpose2d if transposed else F.conv2d
+    y = function(x, w, b, stride=stride, padding=1, groups=groups)
+    gy = minidl.tensor(rng.standard_normal(y.shape).astype(np.float32))
+    y.backward(gy)
+    return tuple(np.array(t) for t in (y.data, x.grad.data, w.grad.data,
+                                       b.grad.data))
+
+
+@pytest.mark.parametrize("transposed, stride, size, groups, chunk_limit", [
+    (False, 1, 6, 1, "few"),   # dx and dW from one im2col; few positions
+    (False, 1, 20, 2, "few"),  # the same, one product per image, groups
+    (False, 1, 20, 2, None),   # ... in minidl's own chunks (3 of them)
+    (False, 2, 20, 1, "few"),  # dx by col2im, dW by Conv2dWeight
+    (False, 2, 20, 1, None),
+    (True, 1, 9, 2, "few"),    # transposed, stride 1: an ordinary convolution
+    (True, 2, 9, 1, "few"),    # transposed, stride 2: product then col2im
+])
+def test_convolution_results_do_not_depend_on_the_thread_count(
+        transposed, stride, size, groups, chunk_limit):
+    """float32 y, dx, dW and db of every route are the same bits on 1, 2,
+    3 and 5 threads: the chunks, and the order their dW parts are added
+    in, do not depend on the threads."""
+    elements = 12 * 4 * 9 * size * size  # about the columns' size
+    if chunk_limit is None:  # else there would be nothing to split
+        assert len(parallel.batch_chunks(12, elements)) > 1
+    else:  # a few chunks: how many would have depended on the threads
+        chunk_limit = elements // 3 + 1
+    results = _on_each_thread_count(
+        lambda: _conv_step(transposed, stride, size, groups), chunk_limit)
+    _assert_same_bits(results, "conv")
+
+
+@pytest.mark.parametrize("chunk_limit", [100000, None],
+                         ids=["few_chunks", "minidl_chunks"])
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_results_do_not_depend_on_the_thread_count(training,
+                                                             chunk_limit):
+    import minidl.nn.functional as F
+    rng = np.random.default_rng(1)
+    shape = (16, 3, 80, 80)  # 307,200 elements: 4 chunks of minidl's own
+    assert len(parallel.batch_chunks(shape[0], int(np.prod(shape)))) > 1
+    arrays = [rng.standard_normal(shape).astype(np.float32) * 3 + 1,
+              rng.standard_normal(shape).astype(np.float32),
+              rng.standard_normal(3).astype(np.float32),
+              rng.standard_normal(3).astype(np.float32)]
+
+    def step():
+        x, gy, w, b = (minidl.tensor(a, requires_grad=True) for a in arrays)
+        mean = minidl.tensor(np.full(3, 0.5, np.float32))
+        var = minidl.tensor(np.full(3, 2.0, np.float32))
+        y = F.batch_norm(x, mean, var, w, b, training=training)
+        y.backward(gy.detach())
+        return tuple(np.array(t.data) for t in (y, x.grad, w.grad, b.grad,
+                                               mean, var))
+
+    _assert_same_bits(_on_each_thread_count(step, chunk_limit), "batch_norm")
+
+
+def test_a_resnet_training_step_does_not_depend_on_the_thread_count():
+    """Two SGD steps of a ResNet-20 (float32): the loss and every parameter
+    and buffer are the same bits on 1, 2, 3 and 5 threads."""
+    import minidl.nn.functional as F
+    from minidl import models, optim
+    rng = np.random.default_rng(2)
+    images = rng.standard_normal((8, 3, 16, 16)).astype(np.float32)
+    labels = rng.integers(0, 10, 8)
+
+    def train():
+        minidl.manual_seed(0)
+        model = models.resnet20(num_classes=10)
+        model.train()
+        optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        losses = []
+        for _ in range(2):
+            optimizer.zero_grad()
+            loss = F.cross_entropy(model(minidl.tensor(images)),
+                                   minidl.tensor(labels))
+            loss.backward()
+            optimizer.step()
+            losses.append(np.array(loss.data))
+        state = model.state_dict()
+        return tuple(losses) + tuple(np.array(state[k].data)
+                                     for k in sorted(state))
+
+    # Chunks of at most 100,000 elements: a few per layer, fewer than images.
+    _assert_same_bits(_on_each_thread_count(train, 100000), "resnet20 step")

@@ -2,6 +2,7 @@
 them Tensor methods and operators (``x + y``, ``x.sum(dim=1)``)."""
 import numpy as _np  # private: `from minidl.ops import *` must not export it
 
+from ..tensor import as_tensor
 from .arithmetic import add, div, mul, neg, pow, sub, sum_to_shape
 from .compare import allclose, argmax, argmin, eq, ge, gt, le, lt, ne
 from .elementwise import (abs, astype, clamp, clone, exp, log, maximum, minimum,
@@ -106,7 +107,6 @@ swapdims = swapaxes
 def _swap(function):
     """For reflected operators: ``2 - x`` calls ``x.__rsub__(2)``."""
     def reflected(x, y):
-        from ..tensor import as_tensor
         return function(as_tensor(y, like=x), x)
     return reflected
 
@@ -114,7 +114,6 @@ def _swap(function):
 def _with_other(function):
     """Operators whose right operand may be a Python number."""
     def method(x, y):
-        from ..tensor import as_tensor
         return function(x, as_tensor(y, like=x))
     return method
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..backend import get_array_module
+from ..tensor import Tensor, as_tensor, float32
 
 
 def promote(x, y, true_division=False):
@@ -20,7 +21,6 @@ def promote(x, y, true_division=False):
     floating dtype (NumPy would widen int64 + float32 to float64). Two
     integer tensors divide (``true_division``) as float32, as in PyTorch.
     """
-    from ..tensor import Tensor, as_tensor, float32
     like = x if isinstance(x, Tensor) else y
     x, y = as_tensor(x, like=like), as_tensor(y, like=like)
     x_float, y_float = x.dtype.kind in "fc", y.dtype.kind in "fc"
@@ -46,7 +46,6 @@ def floating(x):
     """x as a floating tensor: integer and bool tensors become float32
     (PyTorch's default dtype), as ``sin`` of an int64 tensor does in
     PyTorch. Floating tensors pass through."""
-    from ..tensor import float32
     return x if x.dtype.kind in "fc" else x.to(dtype=float32)
 
 
@@ -247,7 +246,6 @@ def pow(x, exponent):
     As in PyTorch, an integer tensor to a negative Python integer power
     raises (the result would not be an integer).
     """
-    from ..tensor import Tensor
     base = x if isinstance(x, Tensor) else None
     if base is not None and base.dtype.kind in "iub" and \
             isinstance(exponent, numbers.Integral) and exponent < 0:

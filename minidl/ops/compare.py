@@ -1,9 +1,9 @@
 """Comparisons and other results without gradients (boolean or index tensors)."""
 from ..backend import get_array_module
+from ..tensor import Tensor
 
 
 def _compare(x, y, operation):
-    from ..tensor import Tensor
     x_data = x.data if isinstance(x, Tensor) else x
     y_data = y.data if isinstance(y, Tensor) else y
     return Tensor(operation(x_data, y_data))
@@ -34,13 +34,11 @@ def ge(x, y):
 
 
 def argmax(x, dim=None, keepdim=False):
-    from ..tensor import Tensor
     xp = get_array_module(x.data)
     return Tensor(xp.argmax(x.data, axis=dim, keepdims=keepdim).astype("int64"))
 
 
 def argmin(x, dim=None, keepdim=False):
-    from ..tensor import Tensor
     xp = get_array_module(x.data)
     return Tensor(xp.argmin(x.data, axis=dim, keepdims=keepdim).astype("int64"))
 

@@ -13,6 +13,7 @@ whose gradient is known:
 """
 import string
 
+from ..tensor import Tensor
 from .linalg import matmul
 
 _ELLIPSIS_LETTERS = "0123456789"  # stand-ins for the dims of "..."
@@ -126,7 +127,6 @@ def _contract(a, ta, b, tb, keep, sizes):
 def einsum(equation, *operands):
     """Sums of products over named dims, as torch.einsum ('ij,jk->ik',
     'bij,bjk->bik', 'ii->i', 'ii', '...ij->...ji', implicit outputs)."""
-    from ..tensor import Tensor
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     if not operands or not all(isinstance(x, Tensor) for x in operands):

@@ -2,6 +2,7 @@
 from .. import backend
 from ..autograd.function import Function
 from ..backend import get_array_module, move_array
+from ..tensor import Tensor, tensor
 from .arithmetic import floating, promote, require_kind, sum_to_shape
 
 
@@ -272,7 +273,6 @@ class MaximumMinimum(Function):
         return result
 
     def backward(self, gz):
-        from ..tensor import Tensor
         grads = []
         for needed, weight, shape in zip(self.needs_input_grad, self.weights,
                                          self.shapes):
@@ -326,7 +326,6 @@ def where(condition, x, y):
     Python numbers take the dtype of the tensor operand (float32 when both
     are numbers).
     """
-    from ..tensor import Tensor, tensor
     if isinstance(condition, Tensor):
         condition = condition.data
     if not isinstance(x, Tensor) and not isinstance(y, Tensor):
@@ -357,7 +356,6 @@ def clamp(x, min=None, max=None):
     included. Tensor bounds act as maximum and minimum: the gradient goes
     to whichever value is chosen, half each at ties.
     """
-    from ..tensor import Tensor
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
     if isinstance(min, Tensor) or isinstance(max, Tensor):

@@ -8,6 +8,7 @@ import math
 
 from ..autograd.function import Function
 from ..backend import get_array_module
+from ..tensor import float64
 from .arithmetic import floating, promote, promote_floating, require_kind, sum_to_shape
 from .elementwise import log, sigmoid, where
 
@@ -227,7 +228,6 @@ def logit(input, eps=None):
 
 def float_power(input, exponent):
     """input ** exponent computed in float64, as PyTorch."""
-    from ..tensor import float64
     x, y = promote(input, exponent)
     return x.to(dtype=float64) ** y.to(dtype=float64)
 

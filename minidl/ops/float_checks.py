@@ -3,11 +3,11 @@ isneginf, isclose (boolean results, no gradient), and nan_to_num.
 """
 from ..autograd.function import Function
 from ..backend import get_array_module
+from ..tensor import Tensor
 from .arithmetic import promote
 
 
 def _tensor_of(array):
-    from ..tensor import Tensor
     return Tensor(array)
 
 

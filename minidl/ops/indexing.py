@@ -14,11 +14,11 @@ too, and, finding the two apart, put their dim first: (2, 3).
 from .. import kernels
 from ..autograd.function import Function
 from ..backend import get_array_module
+from ..tensor import Tensor, as_tensor
 
 
 def _plain_index(index):
     """The index with Tensors replaced by their arrays and lists by arrays."""
-    from ..tensor import Tensor
     if not isinstance(index, tuple):
         index = (index,)
     plain = []
@@ -190,7 +190,6 @@ def getitem(x, index):
 
 def index_put(x, index, values):
     """x with x[index] = values (PyTorch's rule for integers and arrays)."""
-    from ..tensor import as_tensor
     return IndexPut(torch_stages(_plain_index(index)))(x, as_tensor(values, like=x))
 
 

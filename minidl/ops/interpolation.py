@@ -1,6 +1,7 @@
 """lerp: linear interpolation between two tensors."""
 from ..autograd.function import Function
 from ..backend import get_array_module
+from ..tensor import as_tensor
 from .arithmetic import require_kind, sum_to_shape
 
 
@@ -33,7 +34,6 @@ class Lerp(Function):
 
 def lerp(input, end, weight):
     """input + weight * (end - input); `weight` a number or a tensor."""
-    from ..tensor import as_tensor
     if input.dtype != end.dtype:
         raise TypeError(f"lerp: expected end of dtype {input.dtype}, got "
                         f"{end.dtype} (as PyTorch, no promotion)")

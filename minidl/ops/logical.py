@@ -5,11 +5,11 @@ behind the operators ``&``, ``|``, ``^``, ``~``, ``<<`` and ``>>``.
 None of them has a gradient: their results are bools or integers.
 """
 from ..backend import get_array_module
+from ..tensor import Tensor
 from .arithmetic import promote, require_kind
 
 
 def _tensor_of(array):
-    from ..tensor import Tensor
     return Tensor(array)
 
 

@@ -11,6 +11,7 @@ import numbers
 import numpy as np
 
 from ..backend import get_array_module
+from ..tensor import zeros
 from .linalg import matmul
 from .reduction import normalize_dims
 
@@ -73,7 +74,6 @@ def diag_embed(x, offset=0, dim1=-2, dim2=-1):
     `offset`-th diagonal, zeros elsewhere."""
     from .indexing import index_put
     from .rearrange import movedim
-    from ..tensor import zeros
     if x.ndim == 0:
         raise ValueError("diag_embed: expected a tensor of at least 1 dim")
     n = x.shape[-1]

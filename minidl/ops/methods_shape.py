@@ -4,6 +4,7 @@ installed by ``ops.install_methods``. In-place forms (trailing ``_``) go
 through ``Tensor._assign``, as every in-place op does."""
 import importlib
 
+from ..tensor import empty, full, ones, tensor, zeros
 from .reduction import std_mean, var_mean
 
 
@@ -56,13 +57,11 @@ def _new_factory(make):
 
 
 def _new_tensor(self, data, dtype=None, device=None, requires_grad=False):
-    from ..tensor import tensor
     return tensor(data, dtype=dtype or self.dtype, device=device or self.device,
                   requires_grad=requires_grad)
 
 
 def install_shape_methods(tensor_class):
-    from ..tensor import empty, full, ones, zeros
     for module, names in _OUT_OF_PLACE.items():
         for name in names:
             setattr(tensor_class, name, getattr(module, name))

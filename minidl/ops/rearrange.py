@@ -14,6 +14,7 @@ import numbers
 import numpy as np
 
 from ..backend import get_array_module
+from ..tensor import Tensor, as_tensor
 from .reduction import normalize_dims
 from .shape import _shape_arg, cat, expand, reshape
 
@@ -108,7 +109,6 @@ def repeat_interleave(x, repeats=None, dim=None, output_size=None):
 
     ``repeat_interleave(counts)`` alone gives that index (0 repeated
     counts[0] times, 1 counts[1] times, ...), as in PyTorch."""
-    from ..tensor import Tensor
     if repeats is None:
         xp = get_array_module(x.data)
         return Tensor(xp.repeat(xp.arange(x.shape[0]), x.data))
@@ -173,7 +173,6 @@ def chunk(x, chunks, dim=0):
 def tensor_split(x, indices_or_sections, dim=0):
     """Like numpy.array_split: n pieces whose sizes differ by at most one
     (the first ones larger), or pieces cut at the given indices."""
-    from ..tensor import Tensor
     dim = _one_dim(dim, x.ndim, "tensor_split")
     size = x.shape[dim]
     if isinstance(indices_or_sections, Tensor):
@@ -355,7 +354,6 @@ def masked_fill(x, mask, value):
     """x with `value` where mask is true (mask broadcasts to x). The gradient
     is gy where the mask is false; a tensor value gets the sum of gy under
     the mask."""
-    from ..tensor import Tensor, as_tensor
     from .elementwise import where
     mask_array = mask.data if isinstance(mask, Tensor) else mask
     if getattr(mask_array, "dtype", None) is None or mask_array.dtype.kind != "b":

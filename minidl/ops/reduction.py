@@ -3,6 +3,7 @@ import builtins
 
 from ..autograd.function import Function
 from ..backend import get_array_module
+from ..tensor import Tensor
 
 
 def normalize_dims(dim, ndim, op="dim"):
@@ -119,7 +120,6 @@ class AMaxMin(Function):
             [size for i, size in enumerate(x.shape) if i not in self.dims])
 
     def backward(self, gy):
-        from ..tensor import Tensor
         if not self.keepdim:
             gy = gy.reshape(_kept_shape(self.input_shape, self.dims))
         return gy * Tensor(self.share)
@@ -168,7 +168,6 @@ class _ValuesIndices(tuple):
 
 
 def _max_min(x, dim, keepdim, largest):
-    from ..tensor import Tensor
     from .elementwise import maximum, minimum
     if isinstance(dim, Tensor):  # max(x, y): the element-wise maximum
         return maximum(x, dim) if largest else minimum(x, dim)
@@ -215,7 +214,6 @@ def logsumexp(x, dim, keepdim=False):
     d/dx = softmax(x) along dim.
     """
     from .elementwise import exp, log
-    from ..tensor import Tensor
     dims = reduced_dims(dim, x.ndim, "logsumexp")
     xp = get_array_module(x.data)
     shift = x.data.max(axis=dims, keepdims=True)

@@ -8,6 +8,7 @@ ceil, round and trunc return the values unchanged, in their dtype.
 """
 from ..autograd.function import Function
 from ..backend import get_array_module
+from ..tensor import Tensor
 from .arithmetic import promote, promote_floating, require_kind, sum_to_shape
 
 
@@ -158,7 +159,6 @@ class Copysign(Function):
         return z
 
     def backward(self, gz):
-        from ..tensor import Tensor
         gx = gy = None
         if self.needs_input_grad[0]:
             gx = sum_to_shape(gz * Tensor(self.ratio), self.shapes[0])

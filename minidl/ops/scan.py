@@ -8,6 +8,7 @@ division route when there is no zero and an exact route otherwise.
 """
 from ..autograd.function import Function
 from ..backend import get_array_module
+from ..tensor import Tensor, ones
 from .reduction import _ValuesIndices, normalize_dims
 
 
@@ -122,7 +123,6 @@ def _exclusive_products(x, dim):
     """p[k] = prod(x[i] for i != k) along dim, without division."""
     from .rearrange import flip
     from .shape import cat
-    from ..tensor import ones
     n = x.shape[dim]
     head = (slice(None),) * dim
     one = ones(x.shape[:dim] + (1,) + x.shape[dim + 1:], dtype=x.dtype,
@@ -229,7 +229,6 @@ def cumprod(x, dim=None, dtype=None, axis=None):
 
 
 def _cum_max_min(x, dim, axis, largest):
-    from ..tensor import Tensor
     op = "cummax" if largest else "cummin"
     dim = _scan_dim(x, dim, axis, op)
     if x.ndim == 0:

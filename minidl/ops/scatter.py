@@ -9,12 +9,12 @@ Functions of their own below.
 from .. import kernels
 from ..autograd.function import Function
 from ..backend import get_array_module
+from ..tensor import Tensor, as_tensor, ones
 from .indexing import IndexAdd, IndexPut, _along_axis_index, gather, getitem, index_put
 from .reduction import normalize_dims
 
 
 def _index_array(index, x, src, dim, op):
-    from ..tensor import Tensor
     xp = get_array_module(x.data)
     index = xp.asarray(index.data if isinstance(index, Tensor) else index)
     if index.dtype.kind not in "iu":
@@ -45,7 +45,6 @@ def _src_part(src, index):
 
 
 def _prepare(x, dim, index, src, op):
-    from ..tensor import Tensor
     dim = normalize_dims(dim, x.ndim, op)[0] if x.ndim else 0
     if src is not None and not isinstance(src, Tensor):
         src = None
@@ -61,7 +60,6 @@ def scatter(x, dim, index, src=None, value=None, reduce=None):
     Gradients: x gets gy except at the written positions; src gets gy
     gathered from them.
     """
-    from ..tensor import Tensor, as_tensor
     if src is None:
         src = value
     if reduce is not None:
@@ -77,7 +75,7 @@ def scatter(x, dim, index, src=None, value=None, reduce=None):
         values = _src_part(src, index).to(dtype=x.dtype)
     else:
         values = as_tensor(src, like=x)
-    return IndexPut(full)(x, values)
+    return IndexPut([full])(x, values)
 
 
 def scatter_add(x, dim, index, src):
@@ -153,7 +151,6 @@ def _products_of_others(x, src, full):
     src), the product of the other factors at its position."""
     from .scan import _exclusive_products
     from .shape import cat
-    from ..tensor import Tensor, ones
     xp = get_array_module(x.data)
     positions = x.data.size
     table, group, rank = _position_table(x.shape, full, xp)
@@ -192,7 +189,6 @@ class ScatterExtreme(Function):
         return result
 
     def backward(self, gy):
-        from ..tensor import Tensor
         share = gy / Tensor(self.count)
         gx = share * Tensor(self.x_wins.astype(self.count.dtype))
         gsrc = getitem(share, self.full) * Tensor(self.src_wins.astype(self.count.dtype))
@@ -211,7 +207,6 @@ def scatter_reduce(x, dim, index, src, reduce, include_self=True):
     """Combine the src elements scattered to each position with `reduce`
     ('sum', 'prod', 'mean', 'amax', 'amin'); include_self=False leaves x's
     own value out wherever something is scattered."""
-    from ..tensor import Tensor
     reductions = ("sum", "prod", "mean", "amax", "amin")
     if reduce not in reductions:
         raise ValueError(f"scatter_reduce: reduce must be one of {reductions}, got "
@@ -241,7 +236,6 @@ def scatter_reduce(x, dim, index, src, reduce, include_self=True):
 
 
 def _dim_index(x, dim, index, op):
-    from ..tensor import Tensor
     xp = get_array_module(x.data)
     index = xp.asarray(index.data if isinstance(index, Tensor) else index)
     if index.ndim > 1 or index.dtype.kind not in "iu":
@@ -269,13 +263,12 @@ def index_add(x, dim, index, source, alpha=1):
 
 def index_copy(x, dim, index, source):
     dim, where_ = _dim_index(x, dim, index, "index_copy")
-    return IndexPut(where_)(x, source)
+    return IndexPut([where_])(x, source)
 
 
 def index_fill(x, dim, index, value):
-    from ..tensor import as_tensor
     dim, where_ = _dim_index(x, dim, index, "index_fill")
-    return IndexPut(where_)(x, as_tensor(value, like=x).to(dtype=x.dtype))
+    return IndexPut([where_])(x, as_tensor(value, like=x).to(dtype=x.dtype))
 
 
 def take(x, index):

@@ -5,11 +5,11 @@ Only masked_select is differentiable: it is ``x[mask]`` (a GetItem), whose
 gradient puts gy back at the selected positions.
 """
 from ..backend import get_array_module
+from ..tensor import Tensor, as_tensor
 from .reduction import normalize_dims
 
 
 def _truth_reduction(x, dim, keepdim, axis, reduce, op):
-    from ..tensor import Tensor
     dim = axis if dim is None else dim
     dims = normalize_dims(dim, x.ndim, op)
     data = x.data != 0 if x.dtype.kind != "b" else x.data
@@ -32,7 +32,6 @@ def any(x, dim=None, keepdim=False, axis=None):  # noqa: A001
 
 def count_nonzero(x, dim=None):
     """How many elements (over dim) are nonzero, as int64."""
-    from ..tensor import Tensor
     dims = normalize_dims(dim, x.ndim, "count_nonzero")
     count = (x.data != 0).sum(axis=dims)
     return Tensor(get_array_module(x.data).asarray(count).astype("int64"))
@@ -41,7 +40,6 @@ def count_nonzero(x, dim=None):
 def nonzero(x, as_tuple=False):
     """The positions of nonzero elements: an (n, ndim) int64 tensor, or
     (with as_tuple) one 1-d tensor per dim."""
-    from ..tensor import Tensor
     xp = get_array_module(x.data)
     data = x.data.reshape(1) if x.ndim == 0 else x.data
     positions = [p.astype("int64") for p in xp.nonzero(data)]
@@ -59,7 +57,6 @@ def argwhere(x):
 def masked_select(x, mask):
     """The elements of x where mask is true (both broadcast), as a 1-d
     tensor in row-major order."""
-    from ..tensor import Tensor
     import numpy as np
     mask_array = mask.data if isinstance(mask, Tensor) else mask
     if mask_array.dtype.kind != "b":
@@ -72,7 +69,6 @@ def masked_select(x, mask):
 def bincount(x, weights=None, minlength=0):
     """How often each value 0, 1, ... occurs in the 1-d non-negative integer
     tensor x (summing `weights` instead of counting, if given)."""
-    from ..tensor import Tensor
     if x.ndim != 1 or x.dtype.kind not in "iu":
         raise ValueError(f"bincount: expected a 1-d integer tensor, got shape {x.shape} "
                          f"and dtype {x.dtype}")
@@ -90,7 +86,6 @@ def searchsorted(sorted_sequence, values, right=False, side=None, out_int32=Fals
     """For each value, the index where it would be inserted into the 1-d
     sorted_sequence to keep it sorted (the first such index, or the last
     with right=True / side='right')."""
-    from ..tensor import Tensor, as_tensor
     if sorted_sequence.ndim != 1:
         raise ValueError(f"searchsorted: only a 1-d sorted_sequence is supported, got "
                          f"shape {sorted_sequence.shape}")

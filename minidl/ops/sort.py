@@ -5,6 +5,7 @@ then takes the values with ``gather``: the gradient of every one is gy
 added back at the chosen positions, and the values are exactly x's.
 """
 from ..backend import get_array_module
+from ..tensor import Tensor
 from .reduction import _ValuesIndices, normalize_dims
 
 
@@ -24,7 +25,6 @@ def _order(data, dim, descending):
 
 
 def _index_tensor(array):
-    from ..tensor import Tensor
     return Tensor(array.astype("int64"))
 
 

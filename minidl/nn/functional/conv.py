@@ -10,14 +10,10 @@ splits the channels into G independent convolutions:
 
 with g = o // (C_out/G), and x read as 0 outside the input (padding).
 
-How it is computed: im2col copies every window of x into a column (see
-``_im2col.py``), giving for each image a matrix of C_in*KH*KW rows and
-OH*OW columns; then one matrix product per group, W_g (C_out/G,
-C_in/G*KH*KW) @ cols_g, broadcast over the images, does all the arithmetic.
-On the CPU the batch is split into chunks of images that run at once on
-threads of their own (:mod:`minidl.parallel`).
+How it is computed, on arrays (im2col, then matrix products, on threads):
+``_conv_arithmetic.py``. This file holds the ops and the argument checks.
 
-Gradients: three ops, each the derivative of the others, so that backward
+Gradients: ops, each the derivative of the others, so that backward
 of backward works:
 
 * :class:`Conv2d` (x, W) -> y.
@@ -26,284 +22,23 @@ of backward works:
   ConvTranspose2d(gy, W); it is also the public ``conv_transpose2d``.
 * :class:`Conv2dWeight` (x, gy) -> dW = gy_g @ cols_g^T per group, summed
   over the images.
-
-When the backward is not itself recorded and the stride is 1, Conv2d's
-backward takes dx and dW from one im2col of gy instead
-(:func:`conv2d_grads_stride_one`): same values, one copy of the columns
-fewer.
+* :class:`Conv2dGradsStrideOne` (x, gy, W) -> (dx, dW) at once, for a
+  stride of 1: both from one im2col of gy
+  (:func:`conv2d_grads_stride_one`), one copy of the columns fewer. Its
+  backward is made of the three ops above.
 """
-from ... import kernels, parallel
 from ...autograd.function import Function
-from ...autograd.grad_mode import is_grad_enabled
-from ...backend import get_array_module
-from . import _im2col  # noqa: F401  (registers the im2col/col2im kernels)
+from ._conv_arithmetic import (conv2d_array, conv2d_grads_stride_one,
+                               conv2d_weight_array, conv_transpose2d_array,
+                               stride_one_transposes_as_conv)
 from ._window import (as_batch, check_non_negative, check_positive,
                       conv_output_size, effective_kernel, pair)
-from ._workspace import scratch
-
-
-# -- the arithmetic, on arrays ---------------------------------------------
-
-# Below this many output positions per image (OH*OW), the products are made
-# over all images at once rather than image by image (see
-# _weight_times_cols_into and _sum_over_images_of_products).
-FEW_POSITIONS = 64
-
-
-def _images_inner(a):
-    """a (N, G, R, P) as a new C-contiguous (G, R, N*P) array: the images
-    moved next to the positions, so that one product covers every image."""
-    n, groups, rows, positions = a.shape
-    moved = a.transpose(1, 2, 0, 3)  # (G, R, N, P), a view
-    return get_array_module(a).ascontiguousarray(moved).reshape(
-        groups, rows, n * positions)
-
-
-def conv2d_array(x, weight, bias, stride, padding, dilation, groups,
-                 output_size):
-    """y (N, C_out, OH, OW) = conv2d(x, weight) + bias, on plain arrays.
-
-    On the CPU the images are split into chunks, each convolved on a thread
-    of its own (see :mod:`minidl.parallel`).
-    """
-    xp = get_array_module(x)
-    n, c_in = x.shape[:2]
-    c_out, _, kh, kw = weight.shape
-    y = xp.empty((n, c_out) + tuple(output_size), dtype=x.dtype)
-
-    def convolve_chunk(start, stop):
-        _conv2d_into(y[start:stop], x[start:stop], weight, stride, padding,
-                     dilation, groups)
-
-    cols_size = n * c_in * kh * kw * output_size[0] * output_size[1]
-    parallel.map_batch_chunks(convolve_chunk, n, cols_size, x)
-    if bias is not None:
-        y += bias.reshape(1, c_out, 1, 1)
-    return y
-
-
-def _columns(x, kernel_size, stride, padding, dilation, output_size):
-    """im2col of x (N, C, H, W): (N, C, KH, KW, OH, OW), in this thread's
-    scratch buffer (the column matrix is large and short-lived), valid
-    until the next call."""
-    n, c = x.shape[:2]
-    cols = scratch("cols", (n, c) + tuple(kernel_size) + tuple(output_size),
-                   x)
-    kernels.get("im2col", get_array_module(x))(
-        x, kernel_size, stride, padding, dilation, output_size, out=cols)
-    return cols
-
-
-def _conv2d_into(y, x, weight, stride, padding, dilation, groups):
-    """Write conv2d(x, weight) (no bias) into y (N, C_out, OH, OW)."""
-    cols = _columns(x, weight.shape[2:], stride, padding, dilation,
-                    y.shape[2:])
-    _weight_times_cols_into(y, weight, cols, groups)
-
-
-def _weight_times_cols_into(y, weight, cols, groups):
-    """y (N, C_out, OH, OW) = W_g @ cols_g per image and group, for the
-    columns cols (N, C_in, KH, KW, OH, OW) of im2col."""
-    xp = get_array_module(cols)
-    n, _, kh, kw, oh, ow = cols.shape
-    c_out, c_group = weight.shape[:2]
-    w = weight.reshape(groups, c_out // groups, c_group * kh * kw)
-    if oh * ow < FEW_POSITIONS:
-        # Few output positions per image: per-image products would be thin
-        # (almost matrix-vector) and reread W once per image, so make one
-        # product over all images instead, (G, C_out/G, K) @ (G, K, N*OH*OW),
-        # at the price of two small transposing copies.
-        product = xp.matmul(w, _images_inner(
-            cols.reshape(n, groups, c_group * kh * kw, oh * ow)))
-        y.reshape(n, groups, c_out // groups, oh * ow)[...] = \
-            product.reshape(groups, c_out // groups, n, oh * ow) \
-            .transpose(2, 0, 1, 3)
-    else:
-        # One product per group, broadcast over the images: (G, C_out/G, K) @
-        # (N, G, K, OH*OW) with K = C_in/G*KH*KW, written straight into y.
-        xp.matmul(w, cols.reshape(n, groups, c_group * kh * kw, oh * ow),
-                  out=y.reshape(n, groups, c_out // groups, oh * ow))
-
-
-def _sum_over_images_of_products(a, b):
-    """(G, R, S) = the sum over images n of a[n, g] @ b[n, g]^T, for
-    a (N, G, R, P) and b (N, G, S, P): dW's product (P: positions)."""
-    xp = get_array_module(a)
-    n, groups, rows, positions = a.shape
-    if positions < FEW_POSITIONS:
-        # One product over all images, (G, R, N*P) @ (G, N*P, S): the
-        # per-image products would be thin outer products, and their
-        # (N, R, S) results could be larger than the input.
-        return xp.matmul(_images_inner(a), _images_inner(b).transpose(0, 2, 1))
-    per_image = scratch("weight_per_image", (n, groups, rows, b.shape[2]), a)
-    xp.matmul(a, b.transpose(0, 1, 3, 2),  # a view: BLAS reads it transposed
-              out=per_image)
-    return per_image.sum(axis=0)
-
-
-def conv_transpose2d_array(z, weight, bias, stride, padding, dilation, groups,
-                           output_size):
-    """The adjoint of conv2d_array in x, on plain arrays.
-
-    z (N, C_out, OH, OW) and weight (C_out, C_in/G, KH, KW) give
-    x (N, C_in, H, W), (H, W) = output_size: per image and group,
-    cols = W_g^T @ z_g (C_in/G*KH*KW rows, OH*OW columns), then col2im adds
-    each column back onto the window it belongs to. On the CPU, chunks of
-    images run on threads of their own (see :mod:`minidl.parallel`).
-    """
-    xp = get_array_module(z)
-    if _stride_one_transposes_as_conv(stride, padding, dilation,
-                                      weight.shape[2:]):
-        u = _stride_one_transpose_as_conv(z, weight, padding, dilation,
-                                          groups, output_size)
-    else:
-        n, _, oh, ow = z.shape
-        c_group, kh, kw = weight.shape[1:]
-        u = xp.empty((n, c_group * groups) + tuple(output_size),
-                     dtype=z.dtype)
-
-        def transpose_chunk(start, stop):
-            u[start:stop] = _transpose_by_col2im(
-                z[start:stop], weight, stride, padding, dilation, groups,
-                output_size)
-
-        cols_size = n * c_group * groups * kh * kw * oh * ow
-        parallel.map_batch_chunks(transpose_chunk, n, cols_size, z)
-    if bias is not None:
-        u += bias.reshape(1, -1, 1, 1)
-    return u
-
-
-def _transpose_by_col2im(z, weight, stride, padding, dilation, groups,
-                         output_size):
-    """conv_transpose2d of z (no bias): the product W^T @ z, then col2im."""
-    xp = get_array_module(z)
-    n, c_out, oh, ow = z.shape
-    c_group, kh, kw = weight.shape[1:]
-    cols = scratch("cols", (n, c_group * groups, kh, kw, oh, ow), z)
-    w = weight.reshape(groups, c_out // groups, c_group * kh * kw)
-    w_t = w.transpose(0, 2, 1)  # a view: BLAS reads W_g transposed
-    by_image = cols.reshape(n, groups, c_group * kh * kw, oh * ow)
-    if oh * ow < FEW_POSITIONS:  # one product for all images, as in conv2d
-        product = xp.matmul(w_t, _images_inner(
-            z.reshape(n, groups, c_out // groups, oh * ow)))
-        by_image[...] = product.reshape(
-            groups, c_group * kh * kw, n, oh * ow).transpose(2, 0, 1, 3)
-    else:
-        xp.matmul(w_t, z.reshape(n, groups, c_out // groups, oh * ow),
-                  out=by_image)
-    return kernels.get("col2im", xp)(cols, output_size, stride, padding,
-                                     dilation)
-
-
-def _stride_one_transpose_as_conv(z, weight, padding, dilation, groups,
-                                  output_size):
-    """With stride 1, the transposed convolution is an ordinary one: each
-    group's weight with C_in and C_out swapped and the kernel flipped,
-    padding D(K-1) - P. This costs about 40% less than the product + col2im
-    route (whose product has only C_out/G terms per sum and whose columns
-    must then be added back one tap at a time)."""
-    flipped, flipped_padding = _flipped(weight, padding, dilation, groups)
-    return conv2d_array(z, flipped, None, (1, 1), flipped_padding, dilation,
-                        groups, output_size)
-
-
-def _stride_one_transposes_as_conv(stride, padding, dilation, kernel_size):
-    """Whether conv_transpose2d with this geometry is an ordinary
-    convolution (stride 1, padding at most D(K-1))."""
-    return stride == (1, 1) and all(
-        p <= d * (k - 1) for p, d, k in zip(padding, dilation, kernel_size))
-
-
-def _flipped(weight, padding, dilation, groups):
-    """The weight (C_in, C_out/G, KH, KW) and padding of the ordinary
-    convolution that a stride-1 transposed convolution with `weight`
-    (C_out, C_in/G, KH, KW) is: C_in and C_out swapped per group, the
-    kernel turned by 180 degrees, padding D(K-1) - P."""
-    c_out, c_group, kh, kw = weight.shape
-    flipped = weight.reshape(groups, c_out // groups, c_group, kh, kw)
-    flipped = flipped.transpose(0, 2, 1, 3, 4)[:, :, :, ::-1, ::-1]
-    flipped = flipped.reshape(groups * c_group, c_out // groups, kh, kw)
-    flipped_padding = tuple(d * (k - 1) - p for p, d, k in zip(
-        padding, dilation, (kh, kw)))
-    return flipped, flipped_padding
-
-
-def conv2d_grads_stride_one(x, gy, weight, padding, dilation, groups):
-    """(dx, dW) of a stride-1 conv2d at once, on plain arrays.
-
-    dx is the convolution of gy with the flipped weight (see
-    _stride_one_transpose_as_conv), whose im2col copy of gy holds, for each
-    input position (h, w), the gy values that dW pairs with x[n, c, h, w]:
-
-        dW[o, c, i, j] = sum over n, h, w of
-                         x[n, c, h, w] * cols[n, o, KH-1-i, KW-1-j, h, w]
-
-    So dW is one more product with the same columns, x_g (C_in/G, H*W) @
-    cols_g^T per image, and the im2col of x that conv2d_weight_array would
-    make is saved. Chunks of images run on minidl's threads, as in
-    conv2d_array.
-    """
-    xp = get_array_module(x)
-    n, c_in, h, w = x.shape
-    c_out, c_group, kh, kw = weight.shape
-    flipped, flipped_padding = _flipped(weight, padding, dilation, groups)
-    dx = xp.empty_like(x)
-
-    def chunk_grads(start, stop):
-        cols = _columns(gy[start:stop], (kh, kw), (1, 1), flipped_padding,
-                        dilation, (h, w))
-        _weight_times_cols_into(dx[start:stop], flipped, cols, groups)
-        return _sum_over_images_of_products(
-            x[start:stop].reshape(stop - start, groups, c_group, h * w),
-            cols.reshape(stop - start, groups, c_out // groups * kh * kw,
-                         h * w))
-
-    total = sum(parallel.map_batch_chunks(chunk_grads, n,
-                                          n * c_out * kh * kw * h * w, x))
-    # total[g, c, (o, i', j')] holds dW[o, c, KH-1-i', KW-1-j'] of group g.
-    dw = total.reshape(groups, c_group, c_out // groups, kh, kw)
-    dw = dw.transpose(0, 2, 1, 3, 4)[:, :, :, ::-1, ::-1]
-    return dx, xp.ascontiguousarray(dw).reshape(c_out, c_group, kh, kw)
-
-
-def conv2d_weight_array(x, gy, kernel_size, stride, padding, dilation, groups):
-    """dW (C_out, C_in/G, KH, KW) of conv2d from x and gy, on plain arrays:
-    per group, the sum over images of gy_g (C_out/G, OH*OW) @ cols_g^T
-    (OH*OW, C_in/G*KH*KW). On the CPU each chunk of images sums its own
-    part on a thread of its own (see :mod:`minidl.parallel`); the parts are
-    then added."""
-    n, c_in = x.shape[:2]
-    oh, ow = gy.shape[2:]
-    kh, kw = kernel_size
-
-    def chunk_part(start, stop):
-        return _weight_gradient_part(x[start:stop], gy[start:stop],
-                                     kernel_size, stride, padding, dilation,
-                                     groups)
-
-    cols_size = n * c_in * kh * kw * oh * ow
-    return sum(parallel.map_batch_chunks(chunk_part, n, cols_size, x))
-
-
-def _weight_gradient_part(x, gy, kernel_size, stride, padding, dilation,
-                          groups):
-    """dW of conv2d from the images of x and gy, a new array."""
-    n, c_in = x.shape[:2]
-    c_out, oh, ow = gy.shape[1:]
-    kh, kw = kernel_size
-    c_group = c_in // groups
-    cols = _columns(x, kernel_size, stride, padding, dilation, (oh, ow))
-    dw = _sum_over_images_of_products(
-        gy.reshape(n, groups, c_out // groups, oh * ow),
-        cols.reshape(n, groups, c_group * kh * kw, oh * ow))
-    return dw.reshape(c_out, c_group, kh, kw)
 
 
 # -- the ops -----------------------------------------------------------------
 
 class _ConvOp(Function):
-    """What the three convolution ops share: the window geometry."""
+    """What the convolution ops share: the window geometry."""
 
     def __init__(self, stride, padding, dilation, groups):
         self.stride, self.padding = stride, padding
@@ -320,9 +55,9 @@ class Conv2d(_ConvOp):
     y (N, C_out, OH, OW), (OH, OW) = output_size.
 
     dx = ConvTranspose2d(gy, W);  dW = Conv2dWeight(x, gy);
-    db = gy summed over N, OH, OW. When the backward is not recorded and
-    the stride is 1, dx and dW come from one im2col of gy instead
-    (conv2d_grads_stride_one): the same values, one copy fewer.
+    db = gy summed over N, OH, OW. When both dx and dW are needed and the
+    stride is 1, they come from one op, Conv2dGradsStrideOne (one im2col
+    of gy instead of two copies): the same values.
     """
 
     def __init__(self, stride, padding, dilation, groups, output_size):
@@ -333,29 +68,25 @@ class Conv2d(_ConvOp):
         return inputs[:2]
 
     def forward(self, x, weight, bias=None):
+        self.has_bias = bias is not None
         return conv2d_array(x, weight, bias, *self.geometry(), self.output_size)
 
     def backward(self, gy):
         x, weight = self.saved_tensors
         needs = self.needs_input_grad
-        gx = gw = gb = None
-        if (needs[0] and needs[1] and not is_grad_enabled()
-                and _stride_one_transposes_as_conv(
-                    self.stride, self.padding, self.dilation,
-                    weight.shape[2:])):
-            # Not recorded (no create_graph): both gradients from one im2col.
-            from ...tensor import Tensor
-            gx, gw = (Tensor(a) for a in conv2d_grads_stride_one(
-                x.data, gy.data, weight.data, self.padding, self.dilation,
-                self.groups))
+        gx = gw = None
+        if needs[0] and needs[1] and stride_one_transposes_as_conv(
+                self.stride, self.padding, self.dilation, weight.shape[2:]):
+            gx, gw = Conv2dGradsStrideOne(self.padding, self.dilation,
+                                          self.groups)(x, gy, weight)
         else:
             if needs[0]:
                 gx = ConvTranspose2d(*self.geometry(), x.shape[2:])(gy, weight)
             if needs[1]:
                 gw = Conv2dWeight(*self.geometry(), weight.shape[2:])(x, gy)
-        if len(needs) > 2 and needs[2]:
-            gb = gy.sum(dim=(0, 2, 3))
-        return (gx, gw) if len(needs) == 2 else (gx, gw, gb)
+        if not self.has_bias:
+            return gx, gw
+        return gx, gw, (gy.sum(dim=(0, 2, 3)) if needs[2] else None)
 
 
 class ConvTranspose2d(_ConvOp):
@@ -377,20 +108,21 @@ class ConvTranspose2d(_ConvOp):
         return inputs[:2]
 
     def forward(self, z, weight, bias=None):
+        self.has_bias = bias is not None
         return conv_transpose2d_array(z, weight, bias, *self.geometry(),
                                       self.output_size)
 
     def backward(self, gu):
         z, weight = self.saved_tensors
         needs = self.needs_input_grad
-        gz = gw = gb = None
+        gz = gw = None
         if needs[0]:
             gz = Conv2d(*self.geometry(), z.shape[2:])(gu, weight)
         if needs[1]:
             gw = Conv2dWeight(*self.geometry(), weight.shape[2:])(gu, z)
-        if len(needs) > 2 and needs[2]:
-            gb = gu.sum(dim=(0, 2, 3))
-        return (gz, gw) if len(needs) == 2 else (gz, gw, gb)
+        if not self.has_bias:
+            return gz, gw
+        return gz, gw, (gu.sum(dim=(0, 2, 3)) if needs[2] else None)
 
 
 class Conv2dWeight(_ConvOp):
@@ -419,6 +151,45 @@ class Conv2dWeight(_ConvOp):
         if self.needs_input_grad[1]:
             ggy = Conv2d(*self.geometry(), gy.shape[2:])(x, ggw)
         return gx, ggy
+
+
+class Conv2dGradsStrideOne(_ConvOp):
+    """(dx, dW) of a stride-1 Conv2d at once, from x, gy and W.
+
+    x (N, C_in, H, W), gy (N, C_out, H', W'), W (C_out, C_in/G, KH, KW);
+    dx like x, dW like W. The same values as ConvTranspose2d(gy, W) and
+    Conv2dWeight(x, gy), from one im2col of gy instead of an im2col of gy
+    and one of x (:func:`conv2d_grads_stride_one`). Conv2d's backward uses
+    it when it needs both and the stride is 1.
+
+    dx is bilinear in (gy, W), dW in (x, gy): for gradients (ggx, ggW),
+        d x  = ConvTranspose2d(gy, ggW)
+        d gy = Conv2d(ggx, W) + Conv2d(x, ggW)
+        d W  = Conv2dWeight(ggx, gy)
+    """
+
+    def __init__(self, padding, dilation, groups):
+        super().__init__((1, 1), padding, dilation, groups)
+
+    def to_save(self, inputs, outputs):
+        return inputs
+
+    def forward(self, x, gy, weight):
+        return conv2d_grads_stride_one(x, gy, weight, self.padding,
+                                       self.dilation, self.groups)
+
+    def backward(self, ggx, ggw):
+        x, gy, weight = self.saved_tensors
+        needs = self.needs_input_grad
+        dx = dgy = dw = None
+        if needs[0]:
+            dx = ConvTranspose2d(*self.geometry(), x.shape[2:])(gy, ggw)
+        if needs[1]:
+            dgy = (Conv2d(*self.geometry(), gy.shape[2:])(ggx, weight)
+                   + Conv2d(*self.geometry(), gy.shape[2:])(x, ggw))
+        if needs[2]:
+            dw = Conv2dWeight(*self.geometry(), weight.shape[2:])(ggx, gy)
+        return dx, dgy, dw
 
 
 # -- the public functions: argument checks, then the op ----------------------

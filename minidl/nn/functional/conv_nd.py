@@ -14,6 +14,7 @@ plus max_unpool and adaptive average pooling in any number of dims.
 import numpy as np
 
 from ...backend import get_array_module
+from ...tensor import Tensor, zeros
 from ._window import pair
 from .conv import conv2d
 from .pooling import _bin_matrix, avg_pool2d, max_pool2d
@@ -210,7 +211,6 @@ def _unpool(input, indices, output_spatial, op):
     """Zeros of shape (N, C, *output_spatial) with input written at the
     flat spatial positions `indices`."""
     from ...ops.indexing import index_put
-    from ...tensor import Tensor, zeros
     if input.shape != indices.shape:
         raise ValueError(f"{op}: input of shape {input.shape} and indices of shape "
                          f"{indices.shape} must match")

@@ -1,6 +1,7 @@
 """normalize, cosine_similarity, pairwise_distance and one_hot (PyTorch's
 F. functions), composed from vector_norm, clamp and division."""
 from ...ops.norms import vector_norm
+from ...tensor import Tensor
 
 
 def normalize(input, p=2.0, dim=1, eps=1e-12):
@@ -29,7 +30,6 @@ def one_hot(tensor, num_classes=-1):
     """int64 tensor (*shape, num_classes) with 1 at each element's class
     (num_classes=-1: the largest class + 1)."""
     from ...backend import get_array_module
-    from ...tensor import Tensor
     if tensor.dtype.kind not in "iu":
         raise ValueError(f"one_hot: expected an integer tensor of class indices, got "
                          f"{tensor.dtype}")

@@ -2,6 +2,7 @@
 from ...autograd.function import Function
 from ...backend import device_of, move_array
 from ...random import generator
+from ...tensor import Tensor
 
 
 class Dropout(Function):
@@ -27,7 +28,6 @@ class Dropout(Function):
         return x * self.mask
 
     def backward(self, gy):
-        from ...tensor import Tensor
         return gy * Tensor(self.mask)
 
 

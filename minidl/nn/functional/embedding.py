@@ -2,6 +2,7 @@
 from ...autograd.function import Function
 from ...backend import get_array_module
 from ...ops.indexing import IndexAdd
+from ...tensor import Tensor
 
 
 class Embedding(Function):
@@ -21,7 +22,6 @@ class Embedding(Function):
         return weight[self.indices]
 
     def backward(self, gy):
-        from ...tensor import Tensor
         if self.padding_idx is not None:
             keep = (self.indices != self.padding_idx)[..., None]
             gy = gy * Tensor(keep.astype(gy.dtype))
@@ -36,7 +36,6 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     gradient. ``max_norm``, ``scale_grad_by_freq`` and ``sparse`` are not
     supported.
     """
-    from ...tensor import Tensor
     if max_norm is not None:
         raise NotImplementedError("embedding: max_norm (renormalising the looked "
                                   "up rows in place) is not supported")

@@ -26,6 +26,7 @@ import math
 import numpy as np
 
 from ...backend import get_array_module
+from ...tensor import Tensor
 
 _MODES = {"nearest": None, "nearest-exact": None, "linear": 1, "bilinear": 2,
           "trilinear": 3, "bicubic": 2, "area": None}
@@ -96,7 +97,6 @@ def _cubic_taps(in_size, out_size, scale_factor, align_corners, dtype):
 
 def _resize_dim(x, dim, indices, weights):
     """sum over taps of weights[k] * x[..., indices[k], ...] along dim."""
-    from ...tensor import Tensor
     xp = get_array_module(x.data)
     shape = [1] * x.ndim
     shape[dim] = -1

@@ -17,8 +17,8 @@ import numpy as np
 
 from ... import kernels
 from ...autograd.function import Function
-from ...autograd.grad_mode import is_grad_enabled
 from ...backend import get_array_module
+from ...tensor import Tensor, as_tensor
 from .activation import log_softmax, softmax
 from .smooth_activations import softplus
 
@@ -153,6 +153,38 @@ def softmax_cross_entropy(logits, target, weight, ignore_index,
     return loss, target_weight, probabilities
 
 
+class GradientTerms:
+    """The two constant arrays of the cross-entropy gradient
+    grad = g * (p * factor - constant), from the class targets.
+
+    target (N, S) integer class indices, weight (C,) or None, classes C.
+    With eps = label_smoothing, kept = (target != ignore_index) and
+    w[t] the target's weight (0 where ignored):
+        factor   (N, 1, S) = (1 - eps) w[t] + eps / C * sum(w) * kept
+        constant (N, C, S) = (1 - eps) w[t] onehot(t) + eps / C * w * kept
+    Both in `dtype`.
+    """
+
+    def __init__(self, target, weight, ignore_index, label_smoothing, classes,
+                 dtype):
+        xp = get_array_module(target)
+        kept = target != ignore_index
+        _, target_weight = _target_weights(target, weight, ignore_index, dtype)
+        keep = 1 - label_smoothing
+        smooth = label_smoothing / classes
+        onehot = xp.arange(classes).reshape(1, classes, 1) == target[:, None, :]
+        factor = keep * target_weight
+        constant = onehot * (keep * target_weight)[:, None, :]
+        if label_smoothing:
+            class_weight = xp.ones(classes, dtype=dtype) if weight is None \
+                else weight
+            factor = factor + smooth * class_weight.sum() * kept
+            constant = constant + smooth * class_weight[None, :, None] \
+                * kept[:, None, :]
+        self.factor = factor[:, None, :].astype(dtype, copy=False)
+        self.constant = constant.astype(dtype, copy=False)
+
+
 @kernels.register("softmax_cross_entropy_backward")
 def softmax_cross_entropy_backward(grad_loss, probabilities, target, weight,
                                    target_weight, ignore_index,
@@ -164,47 +196,14 @@ def softmax_cross_entropy_backward(grad_loss, probabilities, target, weight,
     or None. Returns the (N, C, S) gradient:
         grad = g * ((1 - eps) * w[t] * (p - onehot(t))
                     + eps / C * (p * sum_c w[c] - w) * kept)
+    = g * (p * factor - constant) (see :class:`GradientTerms`).
     """
-    xp = get_array_module(probabilities)
-    classes = probabilities.shape[1]
-    kept = target != ignore_index
-    per_element, onehot_part, smooth_part = _cross_entropy_coefficients(
-        xp, target, weight, target_weight, kept, classes, label_smoothing,
-        probabilities.dtype)
+    terms = GradientTerms(target, weight, ignore_index, label_smoothing,
+                          probabilities.shape[1], probabilities.dtype)
     g = grad_loss[:, None, :]
-    grad = probabilities * (g * per_element)
-    grad -= onehot_part * g
-    if smooth_part is not None:
-        grad -= smooth_part * g
+    grad = probabilities * (g * terms.factor)
+    grad -= terms.constant * g
     return grad
-
-
-def _cross_entropy_coefficients(xp, target, weight, target_weight, kept,
-                                classes, label_smoothing, dtype):
-    """The pieces of grad = g * (p * a - b - c) (see the backward kernel).
-
-    a: (N, 1, S) multiplies p; b: (N, C, S), (1 - eps) w[t] at the target
-    class; c: (N, C, S), eps / C * w * kept, or None without smoothing.
-    """
-    keep = 1 - label_smoothing
-    weight_total = classes if weight is None else weight.sum()
-    per_element = keep * target_weight
-    if label_smoothing:
-        per_element = per_element + (label_smoothing / classes) \
-            * weight_total * kept
-    class_index = xp.arange(classes).reshape(1, classes, 1)
-    onehot = class_index == target[:, None, :]
-    onehot_part = onehot * (keep * target_weight)[:, None, :]
-    smooth_part = None
-    if label_smoothing:
-        class_weight = xp.ones(classes, dtype=dtype) if weight is None \
-            else weight
-        smooth_part = (label_smoothing / classes) \
-            * class_weight[None, :, None] * kept[:, None, :]
-    return (per_element[:, None, :].astype(dtype, copy=False),
-            onehot_part.astype(dtype, copy=False),
-            None if smooth_part is None
-            else smooth_part.astype(dtype, copy=False))
 
 
 class SoftmaxCrossEntropy(Function):
@@ -216,9 +215,9 @@ class SoftmaxCrossEntropy(Function):
 
     dx = g_i * ((1 - eps) w[t] (p - onehot(t)) + eps / C (p sum(w) - w)),
     with g_i the gradient of element i's loss (the output gradient divided
-    by sum(w[t]) for 'mean'). The backward uses the fused kernel, or, when
-    it is being recorded (create_graph=True), the same formula with
-    p = softmax(x) as a Tensor op, so it can be differentiated again.
+    by sum(w[t]) for 'mean'), computed by the op
+    :class:`SoftmaxCrossEntropyBackward` (the fused kernel), whose own
+    backward is the second derivative.
     """
 
     def __init__(self, target, weight, ignore_index, reduction,
@@ -232,13 +231,12 @@ class SoftmaxCrossEntropy(Function):
 
     def forward(self, logits):
         xp = get_array_module(logits)
-        self.logits_shape = logits.shape
         cross_entropy_kernel = kernels.get("softmax_cross_entropy", xp)
         loss, self.target_weight, self.probabilities = cross_entropy_kernel(
             _as_three_dims(logits), self.target, self.weight,
             self.ignore_index, self.label_smoothing)
         if self.reduction == "none":
-            return loss.reshape(self.logits_shape[:1] + self.logits_shape[2:])
+            return loss.reshape(logits.shape[:1] + logits.shape[2:])
         total = loss.sum()
         if self.reduction == "mean":
             self.weight_sum = self.target_weight.sum().item()
@@ -248,7 +246,7 @@ class SoftmaxCrossEntropy(Function):
                 total = total / self.weight_sum
         return xp.asarray(total, dtype=logits.dtype)
 
-    def _grad_scale(self):
+    def grad_scale(self):
         """What each element's loss gradient is, per unit of output gradient.
 
         If every element is ignored the 'mean' is 0 / 0 = nan and the
@@ -260,12 +258,40 @@ class SoftmaxCrossEntropy(Function):
 
     def backward(self, g):
         logits, = self.saved_tensors
-        if is_grad_enabled():  # create_graph=True: a differentiable graph
-            return self._backward_with_tensor_ops(g, logits)
-        from ...tensor import Tensor
-        xp = get_array_module(logits.data)
+        return SoftmaxCrossEntropyBackward(self)(logits, g)
+
+
+class SoftmaxCrossEntropyBackward(Function):
+    """dx = the gradient of :class:`SoftmaxCrossEntropy`, from (x, g).
+
+    Shapes: logits x (N, C, *), g the loss's gradient (() for 'mean' and
+    'sum', (N, *) for 'none'); dx like x. Forward: the fused
+    ``"softmax_cross_entropy_backward"`` kernel on the probabilities
+    p = softmax(x) the loss computed,
+        dx = e * (p * factor - constant),  e = g * scale per element
+    (:class:`GradientTerms`; scale is 1 / sum(w[t]) for 'mean', else 1).
+
+    Backward, for the gradient ggx of dx (Tensor ops, differentiable again):
+        dg = scale * sum over C (and over every element, for 'mean' and
+             'sum') of ggx * (p * factor - constant)
+        dx = p * (u - sum_c(u * p)),  u = ggx * e * factor
+    (the softmax's transposed Jacobian applied to u).
+    """
+
+    def __init__(self, loss):
+        self.target, self.reduction = loss.target, loss.reduction
+        self.weight, self.ignore_index = loss.weight, loss.ignore_index
+        self.label_smoothing = loss.label_smoothing
+        self.target_weight = loss.target_weight
+        self.probabilities, self.scale = loss.probabilities, loss.grad_scale()
+
+    def to_save(self, inputs, outputs):
+        return inputs  # the logits and g
+
+    def forward(self, logits, g):
+        xp = get_array_module(logits)
         # The gradient of each element's loss, as an (N, S) array.
-        grad_loss = g.data * g.dtype.type(self._grad_scale())
+        grad_loss = g * g.dtype.type(self.scale)
         grad_loss = xp.broadcast_to(grad_loss.reshape(self.target.shape)
                                     if self.reduction == "none" else grad_loss,
                                     self.target.shape)
@@ -273,27 +299,32 @@ class SoftmaxCrossEntropy(Function):
         grad = backward(grad_loss, self.probabilities, self.target,
                         self.weight, self.target_weight, self.ignore_index,
                         self.label_smoothing)
-        return Tensor(grad.reshape(self.logits_shape))
+        return grad.reshape(logits.shape)
 
-    def _backward_with_tensor_ops(self, g, logits):
-        from ...tensor import Tensor
-        xp = get_array_module(logits.data)
-        kept = self.target != self.ignore_index
-        per_element, onehot_part, smooth_part = _cross_entropy_coefficients(
-            xp, self.target, self.weight, self.target_weight, kept,
-            logits.shape[1], self.label_smoothing, logits.dtype)
-        constant = onehot_part if smooth_part is None \
-            else onehot_part + smooth_part
+    def backward(self, ggx):
+        logits, g = self.saved_tensors
+        terms = GradientTerms(self.target, self.weight, self.ignore_index,
+                              self.label_smoothing, logits.shape[1],
+                              logits.dtype)
+        factor = Tensor(terms.factor)
         probabilities = softmax(_as_three_dims(logits), 1)
-        g = g * self._grad_scale()
-        # g as (N, 1, S), to broadcast over the classes.
+        ggx = _as_three_dims(ggx)
+        # e: g * scale as (N, 1, S), to broadcast over the classes.
+        e = g * self.scale
         if self.reduction == "none":
-            g = g.reshape(self.target.shape).unsqueeze(1)
+            e = e.reshape(self.target.shape).unsqueeze(1)
         else:
-            g = g.reshape(1, 1, 1).expand(self.target.shape[0], 1,
+            e = e.reshape(1, 1, 1).expand(self.target.shape[0], 1,
                                           self.target.shape[1])
-        grad = (probabilities * Tensor(per_element) - Tensor(constant)) * g
-        return grad.reshape(self.logits_shape)
+        per_element = (ggx * (probabilities * factor
+                              - Tensor(terms.constant))).sum(1)
+        if self.reduction == "none":
+            dg = per_element.reshape(g.shape) * self.scale
+        else:
+            dg = per_element.sum().reshape(g.shape) * self.scale
+        u = ggx * e * factor
+        dx = probabilities * (u - (u * probabilities).sum(1, keepdim=True))
+        return dx.reshape(logits.shape), dg
 
 
 def cross_entropy(input, target, weight=None, ignore_index=-100,
@@ -311,7 +342,6 @@ def cross_entropy(input, target, weight=None, ignore_index=-100,
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError("cross_entropy: label_smoothing must be in [0, 1], "
                          "got {}".format(label_smoothing))
-    from ...tensor import as_tensor
     target = as_tensor(target)
     if target.dtype.kind == "f":
         if ignore_index != -100:
@@ -338,7 +368,6 @@ def _cross_entropy_probabilities(input, target, weight, reduction,
     loss_i = -sum_c w[c] q[i, c] logp[i, c], q = (1 - eps) target + eps / C;
     'mean' divides by the number of elements N * prod(*) (not by weights).
     """
-    from ...tensor import Tensor
     op = "cross_entropy"
     if target.shape != input.shape:
         raise ValueError(
@@ -372,7 +401,6 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     sum(w[t]) for 'mean'), 0 elsewhere; built from gather, so it is
     differentiable again.
     """
-    from ...tensor import Tensor, as_tensor
     op = "nll_loss"
     _check_reduction(op, reduction)
     target = as_tensor(target)
@@ -401,7 +429,6 @@ def mse_loss(input, target, reduction="mean"):
     Gradient 2 (input - target) (divided by the element count for 'mean');
     the target gets the opposite one if it requires grad.
     """
-    from ...tensor import as_tensor
     op = "mse_loss"
     _check_reduction(op, reduction)
     target = as_tensor(target, like=input)
@@ -429,7 +456,6 @@ def _reduce(loss, reduction, op):
 
 
 def _same_shape_target(op, input, target):
-    from ...tensor import as_tensor
     target = as_tensor(target, like=input)
     if target.shape != input.shape:
         raise ValueError(f"{op}: target of shape {target.shape} must have the input's "

@@ -14,21 +14,17 @@ running estimates are updated in place, as PyTorch does:
 
 In eval mode the running estimates are used instead.
 
-Two implementations of the same arithmetic live here:
-
-* fused array kernels, registered as ``"batch_norm_forward"`` and
-  ``"batch_norm_backward"`` in :mod:`minidl.kernels` (few passes over memory,
-  no transposes); they are used for the forward pass and for an ordinary
-  backward pass;
-* the backward written with Tensor ops (reductions over (N, *) with
-  broadcasting), used when the backward itself is being recorded
-  (``create_graph=True``). Then mean and 1/std are functions of x in the
-  graph, not constants, so second derivatives come out right.
+The arithmetic is in fused array kernels, registered as
+``"batch_norm_forward"`` and ``"batch_norm_backward"`` in
+:mod:`minidl.kernels` (few passes over memory, no transposes). Two ops use
+them: :class:`BatchNorm` (forward) and :class:`BatchNormBackward` (its
+gradients), whose own backward, the second derivative, is written with
+Tensor ops, so gradients of any order come out right.
 """
 from ... import kernels, parallel
 from ...autograd.function import Function
-from ...autograd.grad_mode import is_grad_enabled
 from ...backend import get_array_module
+from ...tensor import Tensor
 
 
 # -- fused array kernels --------------------------------------------------------
@@ -189,7 +185,16 @@ def batch_norm_backward(grad_output, x, weight, mean, invstd, training):
     return grad_input.reshape(x.shape), grad_weight, grad_bias
 
 
-# -- the op ---------------------------------------------------------------------
+# -- the ops --------------------------------------------------------------------
+
+def _channel_view(x):
+    """(dims, channel_shape, M) for x (N, C, *): the dims reduced per channel
+    (all but C), the shape (1, C, 1, ...) that broadcasts a per-channel value
+    against x, and the count M of values per channel."""
+    dims = (0,) + tuple(range(2, x.ndim))
+    channel_shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    return dims, channel_shape, x.numel() // x.shape[1]
+
 
 class BatchNorm(Function):
     """y = (x - mean) * invstd * weight + bias, per channel.
@@ -202,7 +207,8 @@ class BatchNorm(Function):
     training=False: mean and invstd are constants (from the running stats),
         dx = weight * invstd * gy.
     In both modes dweight = sum(gy * xhat) and dbias = sum(gy), sums over
-    every dim but C.
+    every dim but C. The three come from one op, :class:`BatchNormBackward`
+    (the fused kernel), whose own backward is the second derivative.
     """
 
     def __init__(self, training, eps, running_mean=None, running_var=None):
@@ -228,46 +234,89 @@ class BatchNorm(Function):
 
     def backward(self, gy):
         x, weight = self.saved_tensors
-        if is_grad_enabled():  # create_graph=True: record a differentiable graph
-            gx, gw, gb = self._backward_with_tensor_ops(gy, x, weight)
-        else:
-            from ...tensor import Tensor
-            backward = kernels.get("batch_norm_backward",
-                                   get_array_module(x.data))
-            arrays = backward(gy.data, x.data, weight.data, self.mean,
-                              self.invstd, self.training)
-            gx, gw, gb = (Tensor(a) for a in arrays)
+        gx, gw, gb = BatchNormBackward(self.training, self.eps, self.mean,
+                                       self.invstd)(gy, x, weight)
         needs = self.needs_input_grad
         return (gx if needs[0] else None, gw if needs[1] else None,
                 gb if needs[2] else None)
 
-    def _backward_with_tensor_ops(self, gy, x, weight):
-        """The same gradients, as a graph of Tensor ops (for double backward).
 
-        Reductions run over every dim but C with keepdim, and per-channel
-        values broadcast back through shape (1, C, 1, ...): no transposes.
-        """
-        from ...tensor import Tensor
-        dims = (0,) + tuple(range(2, x.ndim))
-        channel_shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
-        count = x.numel() // x.shape[1]
+class BatchNormBackward(Function):
+    """(gx, gw, gb) = the gradients of :class:`BatchNorm`, from (gy, x, w).
+
+    Shapes: gy and x (N, C, *), w (C,); gx like x, gw and gb (C,). The
+    forward is the fused ``"batch_norm_backward"`` kernel (formulas in
+    BatchNorm's docstring); mean and invstd are the arrays BatchNorm's
+    forward used (recomputed from x here in training mode, where they
+    depend on x).
+
+    Its backward, for output gradients (ggx, ggw, ggb), is the second
+    derivative of batch norm, written with Tensor ops (so it can be
+    differentiated again). Per channel, with <v> = sum(v) / M and
+    P(v) = invstd * (v - <v> - xhat * <v * xhat>) (the transposed
+    Jacobian of xhat in x; dx = w * P(gy) in training mode):
+
+    training:
+        dgy = ggb + ggw * xhat + w * P(ggx)
+        dw  = sum(ggx * P(gy))
+        dx  = ggw * P(gy) - w * invstd * (invstd * (<ggx * gy>
+              - <ggx> <gy> - <ggx * xhat> <gy * xhat>) * xhat
+              + <gy * xhat> P(ggx) + <ggx * xhat> P(gy))
+    eval (mean and invstd constants):
+        dgy = ggb + ggw * xhat + w * invstd * ggx
+        dw  = sum(ggx * gy) * invstd
+        dx  = ggw * invstd * gy
+    """
+
+    def __init__(self, training, eps, mean, invstd):
+        self.training, self.eps = training, eps
+        self.mean, self.invstd = mean, invstd
+
+    def to_save(self, inputs, outputs):
+        return inputs  # gy, x and weight
+
+    def forward(self, gy, x, weight):
+        backward = kernels.get("batch_norm_backward", get_array_module(x))
+        return backward(gy, x, weight, self.mean, self.invstd, self.training)
+
+    def backward(self, ggx, ggw, ggb):
+        gy, x, weight = self.saved_tensors
+        dims, channel_shape, count = _channel_view(x)
+
+        def channel_mean(value):
+            return value.sum(dims, keepdim=True) / count
+
         w = weight.reshape(channel_shape)
+        ggw = ggw.reshape(channel_shape)
+        ggb = ggb.reshape(channel_shape)
         if self.training:
-            mean = x.mean(dims, keepdim=True)
-            centred = x - mean
-            var = (centred * centred).mean(dims, keepdim=True)
-            invstd = 1 / (var + self.eps).sqrt()
+            centred = x - x.mean(dims, keepdim=True)
+            invstd = 1 / (channel_mean(centred * centred) + self.eps).sqrt()
         else:
             centred = x - Tensor(self.mean.reshape(channel_shape))
             invstd = Tensor(self.invstd.reshape(channel_shape))
         xhat = centred * invstd
-        gb = gy.sum(dims, keepdim=True)
-        gw = (gy * xhat).sum(dims, keepdim=True)
-        if self.training:
-            gx = (w * invstd) * (gy - gb / count - xhat * (gw / count))
-        else:
-            gx = gy * (w * invstd)
-        return gx, gw.reshape(-1), gb.reshape(-1)
+        if not self.training:
+            dgy = ggb + ggw * xhat + (w * invstd) * ggx
+            dw = (ggx * gy).sum(dims, keepdim=True) * invstd
+            dx = (ggw * invstd) * gy
+            return dgy, dx, dw.reshape(-1)
+
+        def project(value):  # P(value): the transposed Jacobian of xhat
+            return invstd * (value - channel_mean(value)
+                             - xhat * channel_mean(value * xhat))
+
+        gy_xhat, ggx_xhat = channel_mean(gy * xhat), channel_mean(ggx * xhat)
+        project_gy, project_ggx = project(gy), project(ggx)
+        dgy = ggb + ggw * xhat + w * project_ggx
+        dw = (ggx * project_gy).sum(dims, keepdim=True)
+        through_invstd = invstd * (channel_mean(ggx * gy)
+                                   - channel_mean(ggx) * channel_mean(gy)
+                                   - ggx_xhat * gy_xhat)
+        dx = ggw * project_gy - (w * invstd) * (
+            through_invstd * xhat + gy_xhat * project_ggx
+            + ggx_xhat * project_gy)
+        return dgy, dx, dw.reshape(-1)
 
 
 def _check_channel_vector(name, value, channels, input_shape):
@@ -304,7 +353,6 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None,
     required in eval mode. weight, bias: (C,) tensors or None (1 and 0).
     See the module docstring for the formulas.
     """
-    from ...tensor import Tensor
     shape = input.shape
     if input.ndim < 2:
         raise ValueError("batch_norm: expected input of shape (N, C, *) with "

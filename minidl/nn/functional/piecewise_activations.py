@@ -9,6 +9,7 @@ is the exception).
 from ...autograd.function import Function
 from ...backend import get_array_module
 from ...ops.elementwise import MaskGradient, where
+from ...tensor import Tensor
 
 
 def _in_place_or_not(input, result, inplace):
@@ -31,7 +32,6 @@ class LeakyReLU(Function):
         return xp.where(positive, x, x * x.dtype.type(self.negative_slope))
 
     def backward(self, gy):
-        from ...tensor import Tensor
         return gy * Tensor(self.slope)
 
 
@@ -67,7 +67,6 @@ class Hardsigmoid(Function):
         return xp.minimum(xp.maximum(x / 6 + x.dtype.type(0.5), 0), 1).astype(x.dtype)
 
     def backward(self, gy):
-        from ...tensor import Tensor
         return gy * Tensor(self.slope.astype(gy.dtype))
 
 

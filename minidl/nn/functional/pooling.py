@@ -16,6 +16,7 @@ import numpy as np
 from ... import kernels
 from ...autograd.function import Function
 from ...backend import get_array_module
+from ...tensor import Tensor, tensor
 from . import _pool_kernels  # noqa: F401  (registers the max-pool kernels)
 from ._im2col import pad_to_cover
 from ._window import (as_batch, check_non_negative, check_positive, pair,
@@ -278,7 +279,6 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1,
         y = y.squeeze(0)
     if not return_indices:
         return y
-    from ...tensor import Tensor
     indices = _flat_indices(function.taps, window, x.shape[2:])
     return y, Tensor(indices[0] if single else indices)
 
@@ -307,7 +307,6 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
 def _bin_matrix(size, out, like):
     """(out, size) matrix whose row i averages PyTorch's bin i:
     from floor(i * size / out) to ceil((i + 1) * size / out)."""
-    from ...tensor import tensor
     matrix = np.zeros((out, size))
     for i in range(out):
         start = (i * size) // out

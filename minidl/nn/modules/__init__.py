@@ -6,7 +6,7 @@ from .activation_more import (CELU, ELU, GLU, SELU, Hardshrink, Hardsigmoid,
                               Softsign, Tanhshrink, Threshold)
 from .batchnorm import BatchNorm1d, BatchNorm2d
 from .containers import ModuleDict, ModuleList, Sequential
-from .conv import Conv2d
+from .conv import Conv2d, ConvTranspose2d
 from .dropout import Dropout
 from .flatten import Flatten
 from .linear import Identity, Linear
@@ -30,6 +30,7 @@ from .loss_more import (BCELoss, BCEWithLogitsLoss, CosineSimilarity, HuberLoss,
                         Unflatten)
 
 __all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d",
+           "ConvTranspose2d",
            "Conv2d", "CrossEntropyLoss", "Dropout", "Flatten", "GELU",
            "Identity", "Linear", "LogSoftmax", "MSELoss", "MaxPool2d",
            "ModuleDict", "ModuleList", "NLLLoss", "ReLU", "Sequential",
