@@ -7,12 +7,7 @@ from hypothesis import given, settings, strategies as st
 import minidl
 from minidl.autograd import gradcheck, gradgradcheck
 from op_specs_shape import SHAPE_SPECS
-from test_ops_gradcheck import GRADCHECK_EXAMPLES, GRADGRADCHECK_EXAMPLES
-
-
-def _tensors(arrays):
-    return [minidl.tensor(a, dtype=minidl.float64, requires_grad=True)
-            for a in arrays]
+from test_ops_gradcheck import GRADCHECK_EXAMPLES, GRADGRADCHECK_EXAMPLES, _tensors
 
 
 def _float_outputs(fn):

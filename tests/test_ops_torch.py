@@ -60,10 +60,10 @@ def _assert_same(mine, theirs, shapes, what, rtol):
         assert_close(a, b, rtol=rtol, atol=1e-9, name="{} {}".format(what, i))
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=repr)
-@settings(max_examples=2 * settings().max_examples)
-@given(data=st.data())
-def test_against_torch(spec, data, torch):
+def compare_with_torch(spec, data, torch):
+    """Draw the inputs of `spec`, run it in minidl and in torch (float64)
+    and compare the outputs (and dtypes), gradients and second
+    derivatives. The other spec tables' parity tests call this too."""
     arrays, params = spec.draw(data)
     seed = data.draw(st.integers(0, 2 ** 32 - 1), label="weights seed")
 
@@ -93,6 +93,14 @@ def test_against_torch(spec, data, torch):
     _assert_same(mine[1], theirs[1], input_shapes, "gradient", spec.torch_rtol)
     _assert_same(mine[2], theirs[2], input_shapes, "second derivative",
                  spec.torch_rtol)
+
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=repr)
+@settings(max_examples=2 * settings().max_examples)
+@given(data=st.data())
+def test_against_torch(spec, data, torch):
+    compare_with_torch(spec, data, torch)
 
 
 # -- non-differentiable points: the same conventions as PyTorch ---------------------------

@@ -19,7 +19,7 @@ count is an error (use ``load_pretrained(..., num_classes=...)`` or
 """
 import os
 
-from . import cifar_resnet, resnet
+from . import cifar_resnet
 from .cifar_resnet import CifarResNet
 from .common import head_parameter_names, replace_head
 from .resnet import BasicBlock, Bottleneck, ResNet

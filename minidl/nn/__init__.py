@@ -6,6 +6,10 @@ the tensors to learn; the layers live in ``modules/``, the ops they call in
 """
 from .parameter import Parameter
 from .module import Module
-from .modules import *  # noqa: F401,F403  (Linear, Conv2d, BatchNorm2d, ...)
+from . import modules
+from .modules import *  # noqa: F403  (Linear, Conv2d, BatchNorm2d, ...)
 from . import functional, init, utils
+
+__all__ = ["Module", "Parameter", "functional", "init", "utils"]
+__all__ += modules.__all__
 

@@ -1,8 +1,9 @@
-"""All tensor ops, as functions. ``minidl.ops.install_methods`` also makes
-them Tensor methods and operators (``x + y``, ``x.sum(dim=1)``)."""
+"""All tensor ops, as functions. Importing this package also makes them
+Tensor methods and operators (``x + y``, ``x.sum(dim=1)``): see
+:func:`install_methods`, called once at the end."""
 import numpy as _np  # private: `from minidl.ops import *` must not export it
 
-from ..tensor import as_tensor
+from ..tensor import Tensor, as_tensor
 from .arithmetic import add, div, mul, neg, pow, sub, sum_to_shape
 from .compare import allclose, argmax, argmin, eq, ge, gt, le, lt, ne
 from .elementwise import (abs, astype, clamp, clone, exp, log, maximum, minimum,
@@ -13,26 +14,46 @@ from .reduction import amax, amin, logsumexp, max, mean, min, std, sum, var
 from .shape import (cat, expand, flatten, pad, permute, reshape, squeeze, stack,
                     transpose, unsqueeze)
 from .softmax import log_softmax, softmax
-from .arithmetic import addcdiv, addcmul, divide, positive, true_divide  # noqa: F401
-from .elementwise import clamp_max, clamp_min, clip  # noqa: F401
-from .error_function import erf, erfc, erfinv  # noqa: F401
-from .exp_log import (exp2, expm1, float_power, log1p, log2, log10,  # noqa: F401
+from .arithmetic import addcdiv, addcmul, divide, positive, true_divide
+from .elementwise import clamp_max, clamp_min, clip
+from .error_function import erf, erfc, erfinv
+from .exp_log import (exp2, expm1, float_power, log1p, log2, log10,
                       logaddexp, logaddexp2, logit, reciprocal, rsqrt, square,
                       xlogy)
-from .float_checks import (equal, isclose, isfinite, isinf, isnan,  # noqa: F401
+from .float_checks import (equal, isclose, isfinite, isinf, isnan,
                            isneginf, isposinf, nan_to_num)
-from .interpolation import lerp  # noqa: F401
-from .logical import (bitwise_and, bitwise_left_shift, bitwise_not,  # noqa: F401
+from .interpolation import lerp
+from .logical import (bitwise_and, bitwise_left_shift, bitwise_not,
                       bitwise_or, bitwise_right_shift, bitwise_xor,
                       logical_and, logical_not, logical_or, logical_xor)
-from .rounding import (ceil, copysign, fix, floor, floor_divide, fmod,  # noqa: F401
+from .rounding import (ceil, copysign, fix, floor, floor_divide, fmod,
                        frac, remainder, round, trunc)
-from .trig import (acos, acosh, arccos, arccosh, arcsin, arcsinh,  # noqa: F401
+from .trig import (acos, acosh, arccos, arccosh, arcsin, arcsinh,
                    arctan, arctan2, arctanh, asin, asinh, atan, atan2, atanh,
                    cos, cosh, deg2rad, hypot, rad2deg, sin, sinh, tan)
+from .reduction import std_mean, var_mean
+from .rearrange import (atleast_1d, atleast_2d, atleast_3d, broadcast_tensors,
+                        broadcast_to, chunk, expand_as, flip, fliplr, flipud,
+                        hsplit, masked_fill, meshgrid, movedim, narrow, repeat,
+                        repeat_interleave, reshape_as, roll, split, swapaxes,
+                        take_along_dim, tensor_split, tile, unbind, unflatten,
+                        unfold, view_as, vsplit)
+from .scan import cummax, cummin, cumprod, cumsum, diff, logcumsumexp, prod
+from .sort import argsort, kthvalue, median, mode, msort, sort, topk
+from .selection import all, any, argwhere, count_nonzero, masked_select, nonzero
+from .selection import bincount, bucketize, searchsorted
+from .norms import norm, vector_norm
+from .matrix import (addbmm, addmm, addmv, addr, baddbmm, bmm, cross, diag,
+                     diag_embed, diagflat, diagonal, dot, ger, inner, kron, mm,
+                     mv, outer, tensordot, trace, tril, triu, vdot)
+from .einsum import einsum
+from .scatter import (index_add, index_copy, index_fill, index_select, scatter,
+                      scatter_add, scatter_reduce, take)
+from .methods_shape import install_shape_methods
 
 absolute, negative, multiply, subtract = abs, neg, mul, sub  # PyTorch's aliases
 concat = concatenate = cat
+moveaxis, swapdims = movedim, swapaxes
 
 
 def t(x):
@@ -80,28 +101,6 @@ _MATH_QUERIES = {
     "isposinf": isposinf, "isneginf": isneginf, "isclose": isclose,
     "equal": equal,
 }
-from .reduction import std_mean, var_mean  # noqa: F401
-from .rearrange import (atleast_1d, atleast_2d, atleast_3d, broadcast_tensors,  # noqa: F401
-                        broadcast_to, chunk, expand_as, flip, fliplr, flipud,
-                        hsplit, masked_fill, meshgrid, movedim, narrow, repeat,
-                        repeat_interleave, reshape_as, roll, split, swapaxes,
-                        take_along_dim, tensor_split, tile, unbind, unflatten,
-                        unfold, view_as, vsplit)
-from .scan import cummax, cummin, cumprod, cumsum, diff, logcumsumexp, prod  # noqa: F401
-from .sort import argsort, kthvalue, median, mode, msort, sort, topk  # noqa: F401
-from .selection import all, any, argwhere, count_nonzero, masked_select, nonzero  # noqa: F401
-from .selection import bincount, bucketize, searchsorted  # noqa: F401
-from .norms import norm, vector_norm  # noqa: F401
-from .matrix import (addbmm, addmm, addmv, addr, baddbmm, bmm, cross, diag,  # noqa: F401
-                     diag_embed, diagflat, diagonal, dot, ger, inner, kron, mm,
-                     mv, outer, tensordot, trace, tril, triu, vdot)
-from .einsum import einsum  # noqa: F401
-from .scatter import (index_add, index_copy, index_fill, index_select, scatter,  # noqa: F401
-                      scatter_add, scatter_reduce, take)
-from .methods_shape import install_shape_methods
-
-moveaxis = movedim
-swapdims = swapaxes
 
 
 def _swap(function):
@@ -199,3 +198,50 @@ def _install_math_methods(tensor_class):
             setattr(tensor_class, name + "_", _in_place(name, function))
     for operator, name in in_place_operators.items():
         setattr(tensor_class, operator, getattr(tensor_class, name + "_"))
+
+
+
+install_methods(Tensor)
+
+
+# What ``from minidl.ops import *`` (and so ``minidl``) exports: the ops,
+# not the modules they live in.
+__all__ = ["abs", "absolute", "acos", "acosh", "add", "addbmm", "addcdiv",
+           "addcmul", "addmm", "addmv", "addr", "all", "allclose", "amax",
+           "amin", "any", "arccos", "arccosh", "arcsin", "arcsinh", "arctan",
+           "arctan2", "arctanh", "argmax", "argmin", "argsort", "argwhere",
+           "as_tensor", "asin", "asinh", "astype", "atan", "atan2", "atanh",
+           "atleast_1d", "atleast_2d", "atleast_3d", "baddbmm", "bincount",
+           "bitwise_and", "bitwise_left_shift", "bitwise_not", "bitwise_or",
+           "bitwise_right_shift", "bitwise_xor", "bmm", "broadcast_tensors",
+           "broadcast_to", "bucketize", "cat", "ceil", "chunk", "clamp",
+           "clamp_max", "clamp_min", "clip", "clone", "concat", "concatenate",
+           "copysign", "cos", "cosh", "count_nonzero", "cross", "cummax",
+           "cummin", "cumprod", "cumsum", "deg2rad", "diag", "diag_embed",
+           "diagflat", "diagonal", "diff", "div", "divide", "dot", "einsum",
+           "eq", "equal", "erf", "erfc", "erfinv", "exp", "exp2", "expand",
+           "expand_as", "expm1", "fix", "flatten", "flip", "fliplr", "flipud",
+           "float_power", "floor", "floor_divide", "fmod", "frac", "gather",
+           "ge", "ger", "getitem", "gt", "hsplit", "hypot", "index_add",
+           "index_copy", "index_fill", "index_put", "index_select", "inner",
+           "install_methods", "install_shape_methods", "isclose", "isfinite",
+           "isinf", "isnan", "isneginf", "isposinf", "kron", "kthvalue", "le",
+           "lerp", "log", "log10", "log1p", "log2", "log_softmax", "logaddexp",
+           "logaddexp2", "logcumsumexp", "logical_and", "logical_not",
+           "logical_or", "logical_xor", "logit", "logsumexp", "lt",
+           "masked_fill", "masked_select", "matmul", "max", "maximum", "mean",
+           "median", "meshgrid", "min", "minimum", "mm", "mode", "moveaxis",
+           "movedim", "msort", "mul", "multiply", "mv", "nan_to_num", "narrow",
+           "ne", "neg", "negative", "nonzero", "norm", "outer", "pad",
+           "permute", "positive", "pow", "prod", "rad2deg", "reciprocal",
+           "relu", "remainder", "repeat", "repeat_interleave", "reshape",
+           "reshape_as", "roll", "round", "rsqrt", "scatter", "scatter_add",
+           "scatter_along", "scatter_reduce", "searchsorted", "sgn", "sigmoid",
+           "sign", "sin", "sinh", "softmax", "sort", "split", "sqrt", "square",
+           "squeeze", "stack", "std", "std_mean", "sub", "subtract", "sum",
+           "sum_to_shape", "swapaxes", "swapdims", "t", "take",
+           "take_along_dim", "tan", "tanh", "tensor_split", "tensordot",
+           "tile", "to_device", "topk", "trace", "transpose", "tril", "triu",
+           "true_divide", "trunc", "unbind", "unflatten", "unfold",
+           "unsqueeze", "var", "var_mean", "vdot", "vector_norm", "view_as",
+           "vsplit", "where", "xlogy"]

@@ -137,7 +137,6 @@ def resolve(dotted, root):
 
 def coverage(namespaces=NAMESPACES):
     """[(label, present names, missing names)] for minidl."""
-    import minidl.optim.lr_scheduler  # noqa: F401  (a submodule)
     rows = []
     for label, ours, _, names in namespaces:
         place = resolve(ours, minidl)

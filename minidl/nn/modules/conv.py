@@ -3,7 +3,7 @@ from .. import functional as F
 from .. import init
 from ..module import Module
 from ..functional._window import pair
-from .linear import _empty
+from .linear import _weight_and_bias
 
 
 class Conv2d(Module):
@@ -45,13 +45,8 @@ class Conv2d(Module):
             self.padding = pair(padding, "padding", "Conv2d")
         self.groups = groups
         self.padding_mode = padding_mode
-        self.weight = _empty((out_channels, in_channels // groups)
-                             + self.kernel_size, device, dtype)
-        if bias:
-            self.bias = _empty((out_channels,), device, dtype)
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        _weight_and_bias(self, (out_channels, in_channels // groups)
+                         + self.kernel_size, out_channels, bias, device, dtype)
 
     def reset_parameters(self):
         init.default_layer_init_(self.weight, self.bias)
@@ -111,13 +106,8 @@ class ConvTranspose2d(Module):
         self.dilation = pair(dilation, "dilation", op)
         self.groups = groups
         self.padding_mode = padding_mode
-        self.weight = _empty((in_channels, out_channels // groups)
-                             + self.kernel_size, device, dtype)
-        if bias:
-            self.bias = _empty((out_channels,), device, dtype)
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        _weight_and_bias(self, (in_channels, out_channels // groups)
+                         + self.kernel_size, out_channels, bias, device, dtype)
 
     def reset_parameters(self):
         init.default_layer_init_(self.weight, self.bias)

@@ -3,7 +3,7 @@ see nn/functional/conv_nd.py)."""
 from .. import functional as F
 from .. import init
 from ..module import Module
-from .linear import _empty
+from .linear import _weight_and_bias
 
 
 def _tuple(value, length, name, layer):
@@ -37,13 +37,8 @@ class _ConvNd(Module):
         self.padding = padding if isinstance(padding, str) else \
             _tuple(padding, self.spatial, "padding", name)
         self.padding_mode = padding_mode
-        self.weight = _empty((out_channels, in_channels // groups) + self.kernel_size,
-                             device, dtype)
-        if bias:
-            self.bias = _empty((out_channels,), device, dtype)
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        _weight_and_bias(self, (out_channels, in_channels // groups)
+                         + self.kernel_size, out_channels, bias, device, dtype)
 
     def reset_parameters(self):
         init.default_layer_init_(self.weight, self.bias)

@@ -16,6 +16,18 @@ def _empty(shape, device, dtype):
     return Parameter(array)
 
 
+def _weight_and_bias(module, weight_shape, bias_size, bias, device, dtype):
+    """Give a Linear or convolution layer its ``weight`` of `weight_shape`
+    and, with `bias`, a ``bias`` of `bias_size` (else a None bias), both
+    initialised as PyTorch does (:func:`init.default_layer_init_`)."""
+    module.weight = _empty(weight_shape, device, dtype)
+    if bias:
+        module.bias = _empty((bias_size,), device, dtype)
+    else:
+        module.register_parameter("bias", None)
+    module.reset_parameters()
+
+
 class Identity(Module):
     """y = x (a placeholder; any constructor arguments are ignored)."""
 
@@ -39,12 +51,8 @@ class Linear(Module):
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
-        self.weight = _empty((out_features, in_features), device, dtype)
-        if bias:
-            self.bias = _empty((out_features,), device, dtype)
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        _weight_and_bias(self, (out_features, in_features), out_features, bias,
+                         device, dtype)
 
     def reset_parameters(self):
         init.default_layer_init_(self.weight, self.bias)
