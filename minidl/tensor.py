@@ -531,6 +531,12 @@ def ones(*shape, dtype=None, device=None, requires_grad=False):
 
 
 def full(shape, fill_value, dtype=None, device=None, requires_grad=False):
+    """`shape` filled with `fill_value`; without `dtype`, bool for a bool,
+    int64 for an int and float32 for a float (PyTorch's rule)."""
+    if dtype is None and isinstance(fill_value, bool):
+        dtype = bool_
+    elif dtype is None and isinstance(fill_value, int):
+        dtype = int64
     return _creation(lambda xp, s, d: xp.full(s, fill_value, d), (shape,),
                      dtype, device, requires_grad)
 

@@ -221,3 +221,27 @@ def test_mT_concat_t_contiguous_detach_as_torch(torch):
     assert not y.requires_grad and y.is_leaf
     (x * y).sum().backward()  # y is a constant now
     np.testing.assert_array_equal(x.grad.numpy(), 2 * values)
+
+
+def test_axis_alias_dtype_arguments_where_and_full_as_torch(torch):
+    values = np.arange(12.0).reshape(3, 4) - 5
+    x, reference = minidl.tensor(values), torch.tensor(values)
+    assert_close(x.sum(axis=1), reference.sum(axis=1))
+    assert_close(minidl.mean(x, axis=0, keepdim=True),
+                 torch.mean(reference, axis=0, keepdim=True))
+    assert_close(x.max(axis=1).values, reference.max(axis=1).values)
+    assert_close(minidl.cumsum(x, axis=1), torch.cumsum(reference, axis=1))
+    with pytest.raises(TypeError, match="give dim or axis, not both"):
+        x.sum(dim=0, axis=1)
+    for ours, theirs in zip(minidl.where(x > 0), torch.where(reference > 0)):
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    integers = minidl.arange(6)
+    for dtype in ("float32", "float64"):
+        assert_close(integers.sum(dtype=getattr(minidl, dtype)),
+                     torch.arange(6).sum(dtype=getattr(torch, dtype)))
+        assert_close(integers.mean(dtype=getattr(minidl, dtype)),
+                     torch.arange(6).mean(dtype=getattr(torch, dtype)))
+    for fill in (3, 2.5, True):
+        ours, theirs = minidl.full((2, 2), fill), torch.full((2, 2), fill)
+        assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "")
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())

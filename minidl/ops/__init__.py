@@ -1,7 +1,10 @@
 """All tensor ops, as functions. Importing this package also makes them
 Tensor methods and operators (``x + y``, ``x.sum(dim=1)``): see
 :func:`install_methods`, called once at the end."""
-import numpy as _np  # private: `from minidl.ops import *` must not export it
+import functools as _functools
+import inspect as _inspect
+
+import numpy as _np
 
 from ..tensor import Tensor, as_tensor
 from .arithmetic import add, div, mul, neg, pow, sub, sum_to_shape
@@ -201,7 +204,42 @@ def _install_math_methods(tensor_class):
 
 
 
+def _accept_axis(function):
+    """`function`, also taking NumPy's ``axis=`` for ``dim=``, as PyTorch's
+    ops do (``x.sum(axis=1)``)."""
+    @_functools.wraps(function)
+    def with_axis(*args, axis=None, **kwargs):
+        if axis is not None:
+            if "dim" in kwargs:
+                raise TypeError(f"{function.__name__}: give dim or axis, not both")
+            kwargs["dim"] = axis
+        return function(*args, **kwargs)
+    return with_axis
+
+
+def _takes_dim_not_axis(function):
+    try:
+        parameters = _inspect.signature(function).parameters
+    except (TypeError, ValueError):  # builtins, classes without a signature
+        return False
+    return "dim" in parameters and "axis" not in parameters
+
+
+def _add_axis_alias(namespace):
+    """Give every function in `namespace` (a dict) that takes ``dim`` the
+    ``axis`` alias."""
+    for name, value in list(namespace.items()):
+        if _inspect.isfunction(value) and not name.startswith("_") \
+                and _takes_dim_not_axis(value):
+            namespace[name] = _accept_axis(value)
+
+
 install_methods(Tensor)
+_add_axis_alias(globals())
+for _name, _value in list(vars(Tensor).items()):
+    if _inspect.isfunction(_value) and not _name.startswith("_") \
+            and _takes_dim_not_axis(_value):
+        setattr(Tensor, _name, _accept_axis(_value))
 
 
 # What ``from minidl.ops import *`` (and so ``minidl``) exports: the ops,

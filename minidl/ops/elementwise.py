@@ -2,8 +2,9 @@
 from .. import backend
 from ..autograd.function import Function
 from ..backend import get_array_module, move_array
-from ..tensor import Tensor, tensor
+from ..tensor import Tensor, as_tensor, tensor
 from .arithmetic import floating, promote, require_kind, sum_to_shape
+from .selection import nonzero
 
 
 class Exp(Function):
@@ -320,12 +321,18 @@ def sign(x):
     return Sign()(x)
 
 
-def where(condition, x, y):
+def where(condition, x=None, y=None):
     """Elements of x where `condition` is true, else of y.
 
     Python numbers take the dtype of the tensor operand (float32 when both
-    are numbers).
+    are numbers). ``where(condition)`` alone is ``nonzero(condition,
+    as_tuple=True)``, as in PyTorch.
     """
+    if x is None and y is None:
+        return nonzero(as_tensor(condition), as_tuple=True)
+    if x is None or y is None:
+        raise TypeError("where: give both x and y, or neither (the positions "
+                        "where condition is true)")
     if isinstance(condition, Tensor):
         condition = condition.data
     if not isinstance(x, Tensor) and not isinstance(y, Tensor):

@@ -125,12 +125,19 @@ class AMaxMin(Function):
         return gy * Tensor(self.share)
 
 
-def sum(x, dim=None, keepdim=False):
+def sum(x, dim=None, keepdim=False, dtype=None):
+    """The sum over `dim` (all dims by default); with `dtype`, of x cast to
+    it first (as PyTorch)."""
+    if dtype is not None:
+        x = x.to(dtype=dtype)
     return Sum(reduced_dims(dim, x.ndim, "sum"), keepdim)(x)
 
 
-def mean(x, dim=None, keepdim=False):
-    """sum / count; the gradient is 1/count everywhere."""
+def mean(x, dim=None, keepdim=False, dtype=None):
+    """sum / count; the gradient is 1/count everywhere. With `dtype`, of x
+    cast to it first (as PyTorch)."""
+    if dtype is not None:
+        x = x.to(dtype=dtype)
     dims = reduced_dims(dim, x.ndim, "mean")
     count = 1
     for d in dims:
