@@ -405,3 +405,19 @@ def test_deepcopy_gives_an_independent_model():
     twin.eval()
     assert model.training and not twin[0].norm.training
     assert list(twin.state_dict()) == list(model.state_dict())
+
+
+def test_replacing_a_child_or_parameter_keeps_its_place_as_torch(torch):
+    def build(lib):
+        model = lib.nn.Sequential(lib.nn.Linear(2, 3), lib.nn.ReLU(),
+                                  lib.nn.Linear(3, 1))
+        setattr(model, "0", lib.nn.Linear(2, 3, bias=False))
+        first = model[0]
+        first.weight = lib.nn.Parameter(lib.zeros(3, 2))
+        first.bias = lib.nn.Parameter(lib.zeros(3))
+        return model
+    ours, theirs = build(minidl), build(torch)
+    assert [name for name, _ in ours.named_modules()] == \
+        [name for name, _ in theirs.named_modules()]
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert list(ours.state_dict())[:2] == ["0.weight", "0.bias"]

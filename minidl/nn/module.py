@@ -168,10 +168,11 @@ class Module:
                 raise AttributeError(f"cannot assign {type(value).__name__} "
                                      f"{name!r} before Module.__init__() is "
                                      "called")
-            self._forget(name)
             if isinstance(value, Parameter):
+                self._forget(name, keep=self._parameters)
                 self.register_parameter(name, value)
             else:
+                self._forget(name, keep=self._modules)
                 self._modules[name] = value
             return
         for table, kind, required, required_name in (
@@ -188,11 +189,14 @@ class Module:
                 return
         object.__setattr__(self, name, value)
 
-    def _forget(self, name):
-        """Remove `name` from wherever it was, before it is re-registered."""
+    def _forget(self, name, keep):
+        """Remove `name` from wherever it was, before it is registered in
+        the table `keep`; there it stays where it was, so replacing a layer
+        keeps the order of the layers (as PyTorch)."""
         self.__dict__.pop(name, None)
         for table in (self._parameters, self._buffers, self._modules):
-            table.pop(name, None)
+            if table is not keep:
+                table.pop(name, None)
         self._non_persistent_buffers_set.discard(name)
 
     def __getattr__(self, name):
