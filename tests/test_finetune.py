@@ -46,16 +46,35 @@ def tiny_data(tmp_path_factory):
     return write_image_folder(tmp_path_factory.mktemp("data") / "images")
 
 
-@pytest.fixture(scope="module")
-def weights_file(tmp_path_factory):
-    """A 10-class resnet20 weights file with minidl metadata."""
-    path = tmp_path_factory.mktemp("weights") / "resnet20-random.npz"
+def write_random_resnet20(path):
+    """A 10-class resnet20 weights file (seed 1) with minidl metadata."""
     minidl.manual_seed(1)
-    model = models.resnet20()
-    minidl.save(model.state_dict(), path, metadata={
+    minidl.save(models.resnet20().state_dict(), path, metadata={
         "architecture": "resnet20", "num_classes": 10,
         "input_mean": [0.5, 0.5, 0.5], "input_std": [0.25, 0.25, 0.25]})
     return path
+
+
+def interrupt_the_second_epoch(monkeypatch):
+    """Make finetune's second train_one_epoch call raise KeyboardInterrupt
+    (Ctrl-C in epoch 2); undo with monkeypatch.undo() or at the test's end."""
+    calls = []
+    original = finetune.train_one_epoch
+
+    def interrupted_in_epoch_two(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(finetune, "train_one_epoch", interrupted_in_epoch_two)
+    return original
+
+
+@pytest.fixture(scope="module")
+def weights_file(tmp_path_factory):
+    return write_random_resnet20(
+        tmp_path_factory.mktemp("weights") / "resnet20-random.npz")
 
 
 @pytest.fixture(autouse=True)
@@ -155,16 +174,7 @@ def test_new_head_when_class_count_differs(full_run, weights_file):
 def test_resume_gives_the_same_final_weights(full_run, tiny_data, weights_file,
                                              tmp_path, monkeypatch):
     out_full, _ = full_run
-    calls = []
-    original = finetune.train_one_epoch
-
-    def interrupted_in_epoch_two(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(finetune, "train_one_epoch", interrupted_in_epoch_two)
+    original = interrupt_the_second_epoch(monkeypatch)
     out = tmp_path / "run"
     status = finetune.main(base_args(tiny_data, out, weights_file, *AUGMENTED))
     assert status == 130

@@ -27,7 +27,8 @@ from minidl.serialization import load_metadata
 from minidl.training import run_files
 from minidl.training.run_files import RunFolder
 
-from test_finetune import AUGMENTED, base_args, write_image_folder
+from test_finetune import (AUGMENTED, base_args, write_image_folder,
+                           write_random_resnet20)
 
 FULL = AUGMENTED + ["--batch-size", "4", "--log-every", "2"]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -40,13 +41,8 @@ def data(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
-    """A 10-class resnet20 weights file with minidl metadata."""
-    path = tmp_path_factory.mktemp("runs-weights") / "resnet20-random.npz"
-    minidl.manual_seed(1)
-    minidl.save(models.resnet20().state_dict(), path, metadata={
-        "architecture": "resnet20", "num_classes": 10,
-        "input_mean": [0.5, 0.5, 0.5], "input_std": [0.25, 0.25, 0.25]})
-    return path
+    return write_random_resnet20(
+        tmp_path_factory.mktemp("runs-weights") / "resnet20-random.npz")
 
 
 @pytest.fixture(scope="module")

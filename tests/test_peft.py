@@ -24,6 +24,7 @@ from minidl.models.common import ClassifierMixin
 from minidl.nn import functional as F
 from minidl.nn.parameter import Parameter
 from conftest import assert_value_error, to_numpy
+from test_finetune import interrupt_the_second_epoch, write_random_resnet20
 
 
 class TinyNet(ClassifierMixin, nn.Module):
@@ -610,11 +611,7 @@ def finetune_inputs(tmp_path_factory):
     pytest.importorskip("PIL")
     root = tmp_path_factory.mktemp("lora-finetune")
     data = write_tiny_folder(root / "images")
-    weights = root / "resnet20-random.npz"
-    minidl.manual_seed(1)
-    minidl.save(models.resnet20().state_dict(), weights, metadata={
-        "architecture": "resnet20", "num_classes": 10,
-        "input_mean": [0.5, 0.5, 0.5], "input_std": [0.25, 0.25, 0.25]})
+    weights = write_random_resnet20(root / "resnet20-random.npz")
     return data, weights
 
 
@@ -755,16 +752,7 @@ def test_finetune_lora_resumes_to_the_same_weights(finetune_inputs, tmp_path,
     options = ["--lora-rank", "2", "--lora-targets", "layer3.2.conv2",
                "--epochs", "2", "--lr", "0.01"]
     assert run_finetune(data, weights, tmp_path / "straight", *options) == 0
-    calls = []
-    original = finetune.train_one_epoch
-
-    def interrupted_in_epoch_two(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(finetune, "train_one_epoch", interrupted_in_epoch_two)
+    original = interrupt_the_second_epoch(monkeypatch)
     assert run_finetune(data, weights, tmp_path / "split", *options) == 130
     monkeypatch.setattr(finetune, "train_one_epoch", original)
     assert run_finetune(data, weights, tmp_path / "split", "--resume",
