@@ -225,21 +225,18 @@ def _takes_dim_not_axis(function):
     return "dim" in parameters and "axis" not in parameters
 
 
-def _add_axis_alias(namespace):
-    """Give every function in `namespace` (a dict) that takes ``dim`` the
-    ``axis`` alias."""
-    for name, value in list(namespace.items()):
-        if _inspect.isfunction(value) and not name.startswith("_") \
-                and _takes_dim_not_axis(value):
-            namespace[name] = _accept_axis(value)
+def _with_axis_alias(functions):
+    """{name: function with the ``axis`` alias} for the public functions of
+    `functions` (a dict) that take ``dim``."""
+    return {name: _accept_axis(value) for name, value in functions.items()
+            if _inspect.isfunction(value) and not name.startswith("_")
+            and _takes_dim_not_axis(value)}
 
 
 install_methods(Tensor)
-_add_axis_alias(globals())
-for _name, _value in list(vars(Tensor).items()):
-    if _inspect.isfunction(_value) and not _name.startswith("_") \
-            and _takes_dim_not_axis(_value):
-        setattr(Tensor, _name, _accept_axis(_value))
+globals().update(_with_axis_alias(globals()))
+for _name, _method in _with_axis_alias(vars(Tensor)).items():
+    setattr(Tensor, _name, _method)
 
 
 # What ``from minidl.ops import *`` (and so ``minidl``) exports: the ops,
