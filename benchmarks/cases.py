@@ -1,13 +1,16 @@
 """The work that is timed: the same cases for minidl and for PyTorch.
 
-Each case is built by ``build(framework, name, device)`` and returns a
-:class:`Case` with two callables: ``prepare()`` (untimed, e.g. the forward
+Each case is built by ``build(framework, name, device, data)`` and returns
+a :class:`Case` with two callables: ``prepare()`` (untimed, e.g. the forward
 pass before a timed backward pass; may be None) and ``run()`` (the timed
-work; it waits for the GPU before returning). Both frameworks get the same
-inputs: NumPy arrays drawn from the same seed, converted to float32
-tensors.
+work, `steps` steps of it; it waits for the GPU before returning). Both
+frameworks get the same inputs: NumPy arrays drawn from the same seed,
+converted to float32 tensors, or for the fine-tuning cases the same
+batches of an image folder (`data`; see ``benchmarks/finetune_case.py``).
 """
 import numpy as np
+
+from .finetune_case import FINETUNE_CASES, build_finetune
 
 # name: (description, kind); the order is the order of the table.
 CASES = {
@@ -26,7 +29,10 @@ CASES = {
     "max_pool2d": "max_pool2d 3/2/1 fwd + bwd, 128x64x16x16",
     "cross_entropy": "cross_entropy fwd + bwd, 256x1000 logits",
 }
-MODEL_CASES = ("resnet20_train", "resnet20_infer", "resnet18_train")
+CASES.update({name: description
+              for name, (description, _) in FINETUNE_CASES.items()})
+MODEL_CASES = ("resnet20_train", "resnet20_infer", "resnet18_train",
+               *FINETUNE_CASES)
 
 # (N, C_in, H, C_out, stride) of each convolution case.
 CONV_SHAPES = {"s1": (128, 16, 32, 16, 1), "s2": (128, 32, 16, 32, 1),
@@ -34,8 +40,9 @@ CONV_SHAPES = {"s1": (128, 16, 32, 16, 1), "s2": (128, 32, 16, 32, 1),
 
 
 class Case:
-    def __init__(self, run, prepare=None, check=None):
+    def __init__(self, run, prepare=None, check=None, steps=1):
         self.run, self.prepare, self.check = run, prepare, check
+        self.steps = steps  # what one run() does; times are per step
 
 
 def random_arrays(*shapes, seed=0):
@@ -234,8 +241,11 @@ def _cross_entropy(fw):
     return Case(run)
 
 
-def build(framework, name, device):
-    """The Case `name` for `framework` ('minidl' or 'torch') on `device`."""
+def build(framework, name, device, data=None):
+    """The Case `name` for `framework` ('minidl' or 'torch') on `device`;
+    `data`: the image folder of the fine-tuning cases."""
+    if name in FINETUNE_CASES:
+        return build_finetune(framework, name, device, data, Case)
     fw = api(framework, device)
     if name == "resnet20_train":
         return _train_step(fw, "resnet20", 128)

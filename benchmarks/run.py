@@ -24,7 +24,7 @@ import time
 
 from minidl.serialization import atomic_write
 
-from .cases import CASES, MODEL_CASES
+from .cases import CASES, FINETUNE_CASES, MODEL_CASES
 from .worker import describe_blas
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -91,8 +91,10 @@ def measure_memory(framework, args, case="resnet20_train", steps=3):
 
 
 def summarise(times):
-    walls = [t["wall"] for t in times]
-    cpus = [t["cpu"] for t in times]
+    """Median, min and max of the runs' times per step (a fine-tuning run
+    times several steps)."""
+    walls = [t["wall"] / t.get("steps", 1) for t in times]
+    cpus = [t["cpu"] / t.get("steps", 1) for t in times]
     return {"median_ms": 1e3 * statistics.median(walls),
             "min_ms": 1e3 * min(walls), "max_ms": 1e3 * max(walls),
             "cpu_median_ms": 1e3 * statistics.median(cpus), "runs": len(times),
@@ -109,7 +111,8 @@ def time_cases(workers, names, args, log):
         warmups = 1 if (model or args.quick) else 2
         entry = {"description": CASES[name]}
         for fw, worker in workers.items():
-            reply = worker.ask(cmd="setup", case=name)  # includes one run
+            reply = worker.ask(cmd="setup", case=name,  # includes one run
+                               data=args.data)
             if "error" in reply:
                 entry[fw] = {"error": reply["error"]}
         live = {fw: w for fw, w in workers.items() if fw not in entry}
@@ -228,15 +231,23 @@ def main(argv=None):
                         "minidl process, so OpenBLAS picks its own kernels")
     parser.add_argument("--cases", help="comma-separated subset of: " +
                         ", ".join(CASES))
+    parser.add_argument("--data", help="an image folder (e.g. "
+                        "../shared/data/cifar10-jpg/train): adds the "
+                        "fine-tuning cases, which need one")
     parser.add_argument("--no-memory", action="store_true")
     parser.add_argument("--out", help="results file stem; a bare name goes "
                         "in benchmarks/results/ (default: "
                         "<device>-<date>[-unpinned])")
     args = parser.parse_args(argv)
-    names = args.cases.split(",") if args.cases else list(CASES)
+    names = args.cases.split(",") if args.cases else [
+        name for name in CASES if args.data or name not in FINETUNE_CASES]
     for name in names:
         if name not in CASES:
             parser.error("unknown case {!r}; known: {}".format(name, ", ".join(CASES)))
+        if name in FINETUNE_CASES and not args.data:
+            parser.error(f"case {name} needs --data (an image folder)")
+    if args.data and not os.path.isdir(args.data):
+        parser.error(f"--data {args.data}: no such folder")
 
     def log(text):
         print(text, flush=True)

@@ -6,7 +6,8 @@
                                # measure peak memory of CASE and exit
 
 Requests on stdin: {"cmd": "info"}, {"cmd": "setup", "case": NAME},
-{"cmd": "run"} (one timed run of the case set up last), {"cmd": "quit"}.
+{"cmd": "run"} (one timed run of the case set up last), {"cmd": "quit"};
+a setup may carry "data" (the image folder of the fine-tuning cases).
 Each gets one JSON reply on stdout; everything else the process prints goes
 to stderr so it cannot garble the replies.
 """
@@ -126,7 +127,8 @@ def serve(framework, device, reply):
             elif command == "setup":
                 case = None
                 gc.collect()
-                case = cases.build(framework, request["case"], device)
+                case = cases.build(framework, request["case"], device,
+                                   request.get("data"))
                 if case.check is not None:
                     case.check()  # also the first warm-up run
                 reply({"ok": True})
@@ -137,7 +139,7 @@ def serve(framework, device, reply):
                 case.run()
                 cpu = time.process_time() - cpu
                 wall = time.perf_counter() - wall
-                reply({"wall": wall, "cpu": cpu})
+                reply({"wall": wall, "cpu": cpu, "steps": case.steps})
             else:
                 reply({"error": "unknown command {!r}".format(command)})
         except Exception as error:  # the parent reports it and goes on

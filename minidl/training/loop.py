@@ -157,9 +157,9 @@ def train_one_epoch(model, loader, optimizer, loss_fn, scheduler=None,
                 if index < progress.batches:
                     continue  # trained on before the checkpoint
                 lr = optimizer.param_groups[0]["lr"]
-                loss_value, logits = _step(model, images, labels, optimizer,
-                                           loss_fn, trainable, grad_clip,
-                                           adversary)
+                loss_value, logits = train_step(model, images, labels,
+                                                optimizer, loss_fn, trainable,
+                                                grad_clip, adversary)
                 if scheduler is not None:
                     scheduler.step()
                 xp = backend.get_array_module(logits.data)
@@ -182,9 +182,10 @@ def train_one_epoch(model, loader, optimizer, loss_fn, scheduler=None,
                        seconds=progress.elapsed)
 
 
-def _step(model, images, labels, optimizer, loss_fn, trainable, grad_clip,
-          adversary):
-    """One optimisation step. Returns (mean loss array, logits)."""
+def train_step(model, images, labels, optimizer, loss_fn, trainable,
+               grad_clip=None, adversary=None):
+    """One optimisation step (zero the gradients, forward, loss, backward,
+    optional clipping, optimizer step). Returns (mean loss array, logits)."""
     optimizer.zero_grad(set_to_none=True)
     if adversary is None:
         logits = model(images)
