@@ -98,6 +98,7 @@ def summarise(times):
     return {"median_ms": 1e3 * statistics.median(walls),
             "min_ms": 1e3 * min(walls), "max_ms": 1e3 * max(walls),
             "cpu_median_ms": 1e3 * statistics.median(cpus), "runs": len(times),
+            "steps_per_run": times[0].get("steps", 1),
             "wall_ms": [round(1e3 * w, 3) for w in walls],
             "cpu_ms": [round(1e3 * c, 3) for c in cpus]}
 

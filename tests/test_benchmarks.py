@@ -8,6 +8,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)  # benchmarks/ is a folder of the repository
 
 from benchmarks import profile, run  # noqa: E402
+from benchmarks.finetune_case import STEPS_PER_RUN  # noqa: E402
 
 
 def test_runner_times_both_frameworks_and_writes_json_and_markdown(
@@ -61,3 +62,31 @@ def test_profile_accounts_for_ops_and_matrix_products(tmp_path):
     assert "| backward | Conv2dWeight.forward |" in text
     assert "Matrix products: " in text and "GFLOP/s" in text
     assert "31.0 GFLOP per step" in text  # ResNet-20 at batch 128
+
+
+def test_finetune_cases_time_real_steps_on_an_image_folder(tmp_path, torch,
+                                                           monkeypatch):
+    from test_finetune import write_image_folder
+    monkeypatch.setenv("MINIDL_CACHE", str(tmp_path / "cache"))
+    data = write_image_folder(tmp_path / "images", per_class=8, size=32)
+    stem = tmp_path / "finetune"
+    run.main(["--cases", "finetune_steps", "--repeats",
+              "1", "--threads", "1", "--no-memory", "--data", str(data),
+              "--out", str(stem)])
+    report = json.loads((tmp_path / "finetune.json").read_text())
+    entry = report["cases"]["finetune_steps"]
+    for framework in ("minidl", "torch"):
+        assert "error" not in entry[framework], entry[framework]
+        # One run of several steps; the times reported are per step.
+        assert entry[framework]["steps_per_run"] == STEPS_PER_RUN > 1
+        per_step, = entry[framework]["wall_ms"]
+        assert abs(per_step - entry[framework]["median_ms"]) < 1e-2
+    assert entry["ratio"] > 0
+
+
+def test_finetune_cases_need_an_image_folder(capsys):
+    import pytest
+    with pytest.raises(SystemExit) as stopped:
+        run.main(["--cases", "finetune_steps", "--no-memory"])
+    assert stopped.value.code == 2
+    assert "needs --data" in capsys.readouterr().err
