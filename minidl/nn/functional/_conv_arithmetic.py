@@ -48,7 +48,7 @@ def conv2d_array(x, weight, bias, stride, padding, dilation, groups,
     n, c_in = x.shape[:2]
     c_out, _, kh, kw = weight.shape
     y = xp.empty((n, c_out) + tuple(output_size), dtype=x.dtype)
-    if uses_winograd(x, weight, stride, padding, dilation, groups):
+    if uses_winograd(x, weight.shape, stride, padding, dilation, groups):
         _winograd_conv2d_into(y, x, weight)
         if bias is not None:
             y += bias.reshape(1, c_out, 1, 1)
@@ -65,12 +65,12 @@ def conv2d_array(x, weight, bias, stride, padding, dilation, groups,
     return y
 
 
-def uses_winograd(x, weight, stride, padding, dilation, groups):
+def uses_winograd(x, weight_shape, stride, padding, dilation, groups):
     """Whether conv2d(x, weight) goes the Winograd route: a 3x3 kernel,
     stride 1, dilation 1, groups 1 and padding 1 (the route's only
     geometry), at sizes where the array module's kernel registry says it
     is faster (on NumPy: :func:`_winograd.numpy_prefers_winograd`)."""
-    c_out, c_in, kh, kw = weight.shape
+    c_out, c_in, kh, kw = weight_shape
     if ((kh, kw), tuple(stride), tuple(padding), tuple(dilation), groups) \
             != ((3, 3), (1, 1), (1, 1), (1, 1), 1):
         return False
@@ -257,7 +257,7 @@ def conv2d_grads_stride_one(x, gy, weight, padding, dilation, groups):
     n, c_in, h, w = x.shape
     c_out, c_group, kh, kw = weight.shape
     dx = xp.empty_like(x)
-    if uses_winograd(x, weight, (1, 1), padding, dilation, groups):
+    if uses_winograd(x, weight.shape, (1, 1), padding, dilation, groups):
         return dx, _winograd_grads_into(dx, x, gy, weight)
     flipped, flipped_padding = _flipped(weight, padding, dilation, groups)
 
@@ -298,6 +298,20 @@ def _winograd_grads_into(dx, x, gy, weight):
     return _winograd.kernel_grad_from_transformed(du)
 
 
+def _winograd_weight_grad(x, gy):
+    """dW of conv2d from x and gy by Winograd: the chunks' parts of dU,
+    added in chunk order, then dW = G^T dU G."""
+    n, c_in, h, w = x.shape
+
+    def chunk_part(start, stop):
+        return _winograd.winograd_weight_grad_part(x[start:stop],
+                                                   gy[start:stop])
+
+    elements = _winograd.chunk_elements(n, c_in, gy.shape[1], (h, w))
+    du = sum(parallel.map_batch_chunks(chunk_part, n, elements, x))
+    return _winograd.kernel_grad_from_transformed(du)
+
+
 def conv2d_weight_array(x, gy, kernel_size, stride, padding, dilation, groups):
     """dW (C_out, C_in/G, KH, KW) of conv2d from x and gy, on plain arrays:
     per group, the sum over images of gy_g (C_out/G, OH*OW) @ cols_g^T
@@ -305,8 +319,11 @@ def conv2d_weight_array(x, gy, kernel_size, stride, padding, dilation, groups):
     part on a thread of its own (see :mod:`minidl.parallel`); the parts are
     then added."""
     n, c_in = x.shape[:2]
-    oh, ow = gy.shape[2:]
+    c_out, oh, ow = gy.shape[1:]
     kh, kw = kernel_size
+    if uses_winograd(x, (c_out, c_in // groups, kh, kw), stride, padding,
+                     dilation, groups):
+        return _winograd_weight_grad(x, gy)
 
     def chunk_part(start, stop):
         return _weight_gradient_part(x[start:stop], gy[start:stop],

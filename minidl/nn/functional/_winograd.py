@@ -192,7 +192,6 @@ def transformed_output_grads(gy):
     """A gy A^T for every 4x4 block of gy (N, C_out, H, W) (zeros past its
     end): (36, C_out, N * tiles_h * tiles_w), the adjoint of the output
     transform, in the layout of the weight gradient's products."""
-    xp = get_array_module(gy)
     n, c_out, h, w = gy.shape
     tiles_h, tiles_w = tile_counts((h, w))
     padded = pad_to_cover(gy, (0, 0), (TILE * tiles_h, TILE * tiles_w), 0)
