@@ -22,13 +22,16 @@ def _route(winograd_on):
     """Every eligible convolution by Winograd (thresholds of 1), or none
     (thresholds no shape reaches); restored afterwards. (Hypothesis tests
     cannot use the function-scoped monkeypatch fixture.)"""
-    saved = winograd.MIN_CHANNELS, winograd.MIN_SIZE
-    limit = 1 if winograd_on else 10 ** 9
-    winograd.MIN_CHANNELS = winograd.MIN_SIZE = limit
+    saved = winograd.MIN_CHANNELS, winograd.MIN_SIZE, winograd.MAX_SIZE
+    if winograd_on:
+        limits = 1, 1, 10 ** 9
+    else:
+        limits = 10 ** 9, 10 ** 9, 1
+    winograd.MIN_CHANNELS, winograd.MIN_SIZE, winograd.MAX_SIZE = limits
     try:
         yield
     finally:
-        winograd.MIN_CHANNELS, winograd.MIN_SIZE = saved
+        winograd.MIN_CHANNELS, winograd.MIN_SIZE, winograd.MAX_SIZE = saved
 
 
 def _y_dx_dw(x, gy, w):
@@ -208,7 +211,9 @@ def _counting(monkeypatch, name):
     (16, 32, False),  # ResNet-20's first stage: im2col is faster
     (32, 16, True),   # its second stage
     (64, 8, True),    # its third stage
-    (64, 16, True),   # a ResNet-18 stage (56x56 there; smaller here)
+    (64, 4, True),    # ResNet-18's last on CIFAR (512 channels there)
+    (64, 32, False),  # a large image: not measured faster
+    (64, 2, False),   # a tiny one: slower
 ])
 def test_the_route_is_taken_at_resnet_stage_shapes(monkeypatch, channels,
                                                    size, routed):

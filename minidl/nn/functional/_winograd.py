@@ -15,7 +15,7 @@ additions and multiplications by constants, and are shared: U once per
 kernel, V once per tile and input channel, A^T once per tile and output
 channel, while the 36 products are summed over the input channels. So the
 work is 36 matrix products (one per position of the 6x6 array),
-(C_out, C_in) @ (C_in, tiles), instead of one product with 4 times the
+(tiles, C_in) @ (C_in, C_out), instead of one product with 4 times the
 arithmetic.
 
 The price is precision: the transforms have entries up to 8 and 1/24, so
@@ -109,20 +109,20 @@ def _both_sides(matrix, a, slot=None):
 
 def transformed_kernel(weight):
     """U = G w G^T for each kernel of weight (C_out, C_in, 3, 3), as
-    (36, C_out, C_in): one (C_out, C_in) matrix per position of the 6x6
-    array, the left operands of the 36 products."""
+    (36, C_in, C_out): one (C_in, C_out) matrix per position of the 6x6
+    array, the right operands of the 36 products."""
     xp = get_array_module(weight)
     c_out, c_in = weight.shape[:2]
     g = _matrix(KERNEL_TRANSFORM, weight)
-    taps_first = weight.transpose(2, 3, 0, 1).reshape(KERNEL, KERNEL,
-                                                      c_out * c_in)
+    taps_first = weight.transpose(2, 3, 1, 0).reshape(KERNEL, KERNEL,
+                                                      c_in * c_out)
     u = _both_sides(g, xp.ascontiguousarray(taps_first))
-    return u.reshape(INPUT_TILE * INPUT_TILE, c_out, c_in)
+    return u.reshape(INPUT_TILE * INPUT_TILE, c_in, c_out)
 
 
 def transformed_input_tiles(x):
     """V = B^T d B for every 6x6 tile d of x (N, C, H, W), padded by 1:
-    (36, C, N * tiles_h * tiles_w), in a scratch buffer (valid until the
+    (36, N * tiles_h * tiles_w, C), in a scratch buffer (valid until the
     next call on this thread).
 
     Tile (ty, tx) starts at row 4 ty, column 4 tx of the padded input, so
@@ -141,37 +141,39 @@ def transformed_input_tiles(x):
         padded, shape=(n, c, tiles_h, tiles_w, INPUT_TILE, INPUT_TILE),
         strides=(n_step, c_step, TILE * h_step, TILE * w_step, h_step,
                  w_step))
-    # One copy gathers them with the tile positions first and the tiles
-    # last: (6, 6, C, N, tiles_h, tiles_w), the layout of the products.
-    gathered = scratch("winograd_tiles", (INPUT_TILE, INPUT_TILE, c, n,
-                                          tiles_h, tiles_w), x)
-    gathered[...] = tiles.transpose(4, 5, 1, 0, 2, 3)
+    # One copy gathers them with the tile positions first and the channels
+    # last, (6, 6, N, tiles_h, tiles_w, C): the layout of the products, and
+    # a copy whose innermost loop runs over the C channels (4 to 7 times
+    # faster, measured, than one over the few tiles of a row).
+    gathered = scratch("winograd_tiles", (INPUT_TILE, INPUT_TILE, n, tiles_h,
+                                          tiles_w, c), x)
+    gathered[...] = tiles.transpose(4, 5, 0, 2, 3, 1)
     v = _both_sides(_matrix(INPUT_TRANSFORM_T, x),
                     gathered.reshape(INPUT_TILE, INPUT_TILE, -1),
                     "winograd_input_tiles")
-    return v.reshape(INPUT_TILE * INPUT_TILE, c, n * tiles_h * tiles_w)
+    return v.reshape(INPUT_TILE * INPUT_TILE, n * tiles_h * tiles_w, c)
 
 
 def winograd_conv2d_into(y, x, u):
     """Write y (N, C_out, H, W) = conv2d(x, weight, padding=1), stride 1,
     for x (N, C_in, H, W), from the weight's U = transformed_kernel(weight)
-    (36, C_out, C_in): per tile, A^T (U * V) A, the element-wise product
+    (36, C_in, C_out): per tile, A^T (U * V) A, the element-wise product
     summed over the input channels as 36 matrix products
-    (36, C_out, C_in) @ (36, C_in, tiles)."""
+    (36, tiles, C_in) @ (36, C_in, C_out)."""
     xp = get_array_module(x)
     n, _, h, w = x.shape
-    c_out = u.shape[1]
+    c_out = u.shape[2]
     tiles_h, tiles_w = tile_counts((h, w))
     v = transformed_input_tiles(x)
-    products = scratch("winograd_products", (u.shape[0], c_out, v.shape[2]), v)
-    xp.matmul(u, v, out=products)
+    products = scratch("winograd_products", (u.shape[0], v.shape[1], c_out), v)
+    xp.matmul(v, u, out=products)
     blocks = _both_sides(_matrix(OUTPUT_TRANSFORM_T, v),
                          products.reshape(INPUT_TILE, INPUT_TILE, -1),
                          "winograd_output_blocks")
-    # blocks[p, q, o, n, ty, tx] is y[n, o, 4 ty + p, 4 tx + q]: one copy
+    # blocks[p, q, n, ty, tx, o] is y[n, o, 4 ty + p, 4 tx + q]: one copy
     # scatters the 4x4 blocks into place, cropped to (H, W).
-    blocks = blocks.reshape(TILE, TILE, c_out, n, tiles_h, tiles_w)
-    in_place = blocks.transpose(3, 2, 4, 0, 5, 1)  # (N, C_out, ty, p, tx, q)
+    blocks = blocks.reshape(TILE, TILE, n, tiles_h, tiles_w, c_out)
+    in_place = blocks.transpose(2, 5, 3, 0, 4, 1)  # (N, C_out, ty, p, tx, q)
     if (h, w) == (TILE * tiles_h, TILE * tiles_w):
         y.reshape(n, c_out, tiles_h, TILE, tiles_w, TILE)[...] = in_place
     else:
@@ -190,62 +192,66 @@ def flipped_kernel(weight):
 
 def transformed_output_grads(gy):
     """A gy A^T for every 4x4 block of gy (N, C_out, H, W) (zeros past its
-    end): (36, C_out, N * tiles_h * tiles_w), the adjoint of the output
+    end): (36, N * tiles_h * tiles_w, C_out), the adjoint of the output
     transform, in the layout of the weight gradient's products."""
     n, c_out, h, w = gy.shape
     tiles_h, tiles_w = tile_counts((h, w))
     padded = pad_to_cover(gy, (0, 0), (TILE * tiles_h, TILE * tiles_w), 0)
     blocks = padded.reshape(n, c_out, tiles_h, TILE, tiles_w, TILE)
-    gathered = scratch("winograd_grad_blocks", (TILE, TILE, c_out, n, tiles_h,
-                                                tiles_w), gy)
-    gathered[...] = blocks.transpose(3, 5, 1, 0, 2, 4)
+    gathered = scratch("winograd_grad_blocks", (TILE, TILE, n, tiles_h,
+                                                tiles_w, c_out), gy)
+    gathered[...] = blocks.transpose(3, 5, 0, 2, 4, 1)  # channels last
     a = _matrix(OUTPUT_TRANSFORM_T, gy).T  # A, (6, 4)
     g = _both_sides(a, gathered.reshape(TILE, TILE, -1), "winograd_grads")
-    return g.reshape(INPUT_TILE * INPUT_TILE, c_out, n * tiles_h * tiles_w)
+    return g.reshape(INPUT_TILE * INPUT_TILE, n * tiles_h * tiles_w, c_out)
 
 
 def winograd_weight_grad_part(x, gy):
     """The part of dU that the images of x (N, C_in, H, W) and
-    gy (N, C_out, H, W) contribute, (36, C_out, C_in): the sum over tiles
-    of (A gy A^T)[p] V[p]^T at each position p of the 6x6 array.
+    gy (N, C_out, H, W) contribute, (36, C_in, C_out) (U's layout): the sum
+    over tiles of V[p]^T (A gy A^T)[p] at each position p of the 6x6 array.
 
     Since y = A^T (U * V) A is linear in U, dL/dU = (A gy A^T) * V summed
     over tiles; the caller adds the parts of all chunks (in order), then
     :func:`kernel_grad_from_transformed` maps dU back to dW.
     """
     xp = get_array_module(x)
-    g = transformed_output_grads(gy)  # (36, C_out, tiles)
-    v = transformed_input_tiles(x)    # (36, C_in, tiles)
-    return xp.matmul(g, v.transpose(0, 2, 1))  # BLAS reads v transposed
+    g = transformed_output_grads(gy)  # (36, tiles, C_out)
+    v = transformed_input_tiles(x)    # (36, tiles, C_in)
+    return xp.matmul(v.transpose(0, 2, 1), g)  # BLAS reads v transposed
 
 
 def kernel_grad_from_transformed(du):
-    """dW (C_out, C_in, 3, 3) = G^T dU G from dU (36, C_out, C_in): the
+    """dW (C_out, C_in, 3, 3) = G^T dU G from dU (36, C_in, C_out): the
     adjoint of :func:`transformed_kernel`."""
     xp = get_array_module(du)
-    c_out, c_in = du.shape[1:]
+    c_in, c_out = du.shape[1:]
     g_t = _matrix(KERNEL_TRANSFORM, du).T  # (3, 6)
-    dw = _both_sides(g_t, du.reshape(INPUT_TILE, INPUT_TILE, c_out * c_in))
-    # dw: (3, 3, C_out * C_in)
+    dw = _both_sides(g_t, du.reshape(INPUT_TILE, INPUT_TILE, c_in * c_out))
+    # dw: (3, 3, C_in * C_out)
     return xp.ascontiguousarray(
-        dw.reshape(KERNEL, KERNEL, c_out, c_in).transpose(2, 3, 0, 1))
+        dw.reshape(KERNEL, KERNEL, c_in, c_out).transpose(3, 2, 0, 1))
 
 
 # -- where this route is used ------------------------------------------------
 
-# Measured on 2 cores against the im2col route (forward and both gradients
-# of ResNet stages, batch 128, float32): Winograd wins from 32 channels in
-# and out on 8x8 images or larger; with 16 channels the products are too
-# thin for their saving to pay for the transforms' copies.
+# Measured on 2 cores against the im2col route (forward and both gradients,
+# batch 128, float32; a shared, noisy machine): Winograd took 0.3 to 0.8
+# times the time from 32 channels in and out on images of 4x4 to 16x16
+# (ResNet-20's last two stages); with 16 channels, on 2x2 images, or on
+# 32x32 ones (where a chunk, one image at least, no longer fits in a core's
+# cache), it was no faster or slower.
 MIN_CHANNELS = 32
-MIN_SIZE = 8
+MIN_SIZE = 4
+MAX_SIZE = 16
 
 
 @kernels.register("conv2d_prefers_winograd", "numpy")
 def numpy_prefers_winograd(c_in, c_out, size):
     """Whether, with NumPy, a 3x3 stride-1 convolution (padding 1) of c_in
     to c_out channels over images of `size` (H, W) is faster by Winograd."""
-    return min(c_in, c_out) >= MIN_CHANNELS and min(size) >= MIN_SIZE
+    return (min(c_in, c_out) >= MIN_CHANNELS
+            and MIN_SIZE <= min(size) and max(size) <= MAX_SIZE)
 
 
 @kernels.register("conv2d_prefers_winograd", "any")
@@ -255,8 +261,11 @@ def _im2col_elsewhere(c_in, c_out, size):
 
 
 def chunk_elements(n, c_in, c_out, size):
-    """The size of the largest array of a chunk, for
-    :func:`minidl.parallel.batch_chunks`: the transformed tiles, 36 values
-    per tile and channel (in or out, whichever are more)."""
+    """The work size of a chunk for :func:`minidl.parallel.batch_chunks`:
+    8 times the transformed tiles (36 values per tile and channel, in or
+    out, whichever are more), so that a chunk's arrays stay in a core's
+    own (L2) cache: about 8 images of 64 channels at 8x8, which measured
+    faster than chunks 2 or 4 times as large."""
     tiles_h, tiles_w = tile_counts(size)
-    return n * max(c_in, c_out) * INPUT_TILE * INPUT_TILE * tiles_h * tiles_w
+    tiles = n * tiles_h * tiles_w
+    return 8 * tiles * max(c_in, c_out) * INPUT_TILE * INPUT_TILE
