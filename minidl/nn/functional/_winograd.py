@@ -18,10 +18,11 @@ work is 36 matrix products (one per position of the 6x6 array),
 (tiles, C_in) @ (C_in, C_out), instead of one product with 4 times the
 arithmetic.
 
-The price is precision: the transforms have entries up to 8 and 1/24, so
-float32 results differ from a direct sum by a few parts in a million
-(relative to the sum of |w| |x| over the window), against about one in
-ten million for im2col.
+The price is precision: the transforms have entries up to 8 and 1/24 and
+mix the values of a tile, so float32 results differ from the exact sum by
+up to about 1.5e-6 of the sum of |w| |x| over the windows of a 4x4 block
+(measured; tests/test_winograd.py allows 1e-5), some ten times float32's
+rounding of a direct sum.
 
 The entry points work on plain arrays of shape (N, C, H, W), for a 3x3
 kernel, stride 1, dilation 1, groups 1 and padding 1 (the output has the
@@ -45,9 +46,9 @@ INPUT_TILE = TILE + KERNEL - 1
 
 # The transforms of F(4, 3) for the points 0, 1, -1, 2, -2 and infinity
 # (A. Lavin and S. Gray, "Fast Algorithms for Convolutional Neural
-# Networks", 2016). Rows of B^T evaluate the input polynomial's partner at
-# the points, rows of G evaluate the kernel's polynomial (scaled so that
-# A^T needs no divisions), and A^T interpolates the product back.
+# Networks", 2016). G evaluates the kernel's polynomial at the 6 points
+# (scaled so that the other two need no divisions), B^T gives the input's
+# matching values, and A^T turns the 6 products back into the 4 outputs.
 INPUT_TRANSFORM_T = (          # B^T, (6, 6)
     (4, 0, -5, 0, 1, 0),
     (0, -4, -4, 1, 1, 0),
