@@ -69,7 +69,7 @@ def uses_winograd(x, weight_shape, stride, padding, dilation, groups):
     """Whether conv2d(x, weight) goes the Winograd route: a 3x3 kernel,
     stride 1, dilation 1, groups 1 and padding 1 (the route's only
     geometry), at sizes where the array module's kernel registry says it
-    is faster (on NumPy: :func:`_winograd.numpy_prefers_winograd`)."""
+    is faster (on NumPy: :func:`_winograd.conv2d_prefers_winograd`)."""
     c_out, c_in, kh, kw = weight_shape
     if ((kh, kw), tuple(stride), tuple(padding), tuple(dilation), groups) \
             != ((3, 3), (1, 1), (1, 1), (1, 1), 1):

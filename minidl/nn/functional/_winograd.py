@@ -32,7 +32,8 @@ input's size): :func:`winograd_conv2d_into` (y, from the kernel's
 :func:`kernel_grad_from_transformed` (dW, through the transposes of the
 same maps). Their callers in ``_conv_arithmetic.py`` split the batch into
 chunks (see :mod:`minidl.parallel`) and decide where this route is used
-(:func:`numpy_prefers_winograd`).
+(:func:`conv2d_prefers_winograd`; the GPU's version in
+``minidl/kernels/cuda_conv.py`` keeps im2col).
 """
 from ... import kernels
 from ...backend import get_array_module
@@ -248,17 +249,11 @@ MAX_SIZE = 16
 
 
 @kernels.register("conv2d_prefers_winograd", "numpy")
-def numpy_prefers_winograd(c_in, c_out, size):
+def conv2d_prefers_winograd(c_in, c_out, size):
     """Whether, with NumPy, a 3x3 stride-1 convolution (padding 1) of c_in
     to c_out channels over images of `size` (H, W) is faster by Winograd."""
     return (min(c_in, c_out) >= MIN_CHANNELS
             and MIN_SIZE <= min(size) and max(size) <= MAX_SIZE)
-
-
-@kernels.register("conv2d_prefers_winograd", "any")
-def _im2col_elsewhere(c_in, c_out, size):
-    """Other array modules (a GPU) keep their im2col route: not measured."""
-    return False
 
 
 def chunk_elements(n, c_in, c_out, size):
@@ -266,7 +261,7 @@ def chunk_elements(n, c_in, c_out, size):
     8 times the transformed tiles (36 values per tile and channel, in or
     out, whichever are more), so that a chunk's arrays stay in a core's
     own (L2) cache: about 8 images of 64 channels at 8x8, which measured
-    faster than chunks 2 or 4 times as large."""
+    faster (noisily) than chunks 2 or 8 times as large."""
     tiles_h, tiles_w = tile_counts(size)
     tiles = n * tiles_h * tiles_w
     return 8 * tiles * max(c_in, c_out) * INPUT_TILE * INPUT_TILE
