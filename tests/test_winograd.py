@@ -119,8 +119,8 @@ def test_float64_equals_the_im2col_route(shape, seed):
        seed=st.integers(0, 2 ** 16))
 def test_float32_error_is_a_few_millionths_of_the_terms(shape, scale, seed):
     """float32 in, float32 out, each value within 1e-5 of the sum of its
-    |terms| from the float64 result (measured: up to 1.5e-6; Winograd's transforms cost about an
-    order of magnitude of float32 precision)."""
+    |terms| from the float64 result (measured: up to 1.5e-6; Winograd's
+    transforms cost about an order of magnitude of float32 precision)."""
     x, gy, w = (a * scale for a in _inputs(np.random.default_rng(seed),
                                            *shape))
     with _route(True):
