@@ -50,7 +50,8 @@ from minidl.kernels.cuda_common import ElementwiseSource
 KERNEL_NAMES = ("scatter_add", "im2col", "col2im", "max_pool2d_forward",
                 "max_pool2d_backward", "batch_norm_forward",
                 "batch_norm_backward", "softmax_cross_entropy",
-                "softmax_cross_entropy_backward", "sgd_update", "adam_update")
+                "softmax_cross_entropy_backward", "sgd_update", "adam_update",
+                "conv2d_prefers_winograd")
 
 TOLERANCE = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-10}
 

@@ -121,3 +121,11 @@ def col2im(cols, input_size, stride, padding, dilation):
     kernel(cols, *_geometry(c, input_size, (kh, kw), (oh, ow), stride,
                             padding, dilation), x)
     return x
+
+
+@kernels.register("conv2d_prefers_winograd", "cupy")
+def conv2d_prefers_winograd(c_in, c_out, size):
+    """The GPU keeps im2col for every convolution: the Winograd route
+    (``nn/functional/_winograd.py``, NumPy's choice for a ResNet's 3x3
+    convolutions) has not been measured there."""
+    return False

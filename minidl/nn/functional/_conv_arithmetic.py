@@ -7,6 +7,11 @@ C_in/G*KH*KW) @ cols_g, broadcast over the images, does all the arithmetic.
 On the CPU the batch is split into chunks of images that run at once on
 threads of their own (:mod:`minidl.parallel`).
 
+The 3x3, stride-1, padding-1 convolutions of a ResNet go another route
+where it is measured faster, Winograd's F(4x4, 3x3) (``_winograd.py``,
+:func:`uses_winograd`): fewer multiplications, the same values up to
+rounding.
+
 Four entry points, used by the ops: :func:`conv2d_array` (y),
 :func:`conv_transpose2d_array` (its adjoint in x), :func:`conv2d_weight_array`
 (dW) and :func:`conv2d_grads_stride_one` (dx and dW at once, stride 1).
@@ -14,6 +19,7 @@ Four entry points, used by the ops: :func:`conv2d_array` (y),
 from ... import kernels, parallel
 from ...backend import get_array_module
 from . import _im2col  # noqa: F401  (registers the im2col/col2im kernels)
+from . import _winograd
 from ._workspace import scratch
 
 # Below this many output positions per image (OH*OW), the products are made
@@ -42,6 +48,11 @@ def conv2d_array(x, weight, bias, stride, padding, dilation, groups,
     n, c_in = x.shape[:2]
     c_out, _, kh, kw = weight.shape
     y = xp.empty((n, c_out) + tuple(output_size), dtype=x.dtype)
+    if uses_winograd(x, weight.shape, stride, padding, dilation, groups):
+        _winograd_conv2d_into(y, x, weight)
+        if bias is not None:
+            y += bias.reshape(1, c_out, 1, 1)
+        return y
 
     def convolve_chunk(start, stop):
         _conv2d_into(y[start:stop], x[start:stop], weight, stride, padding,
@@ -52,6 +63,32 @@ def conv2d_array(x, weight, bias, stride, padding, dilation, groups,
     if bias is not None:
         y += bias.reshape(1, c_out, 1, 1)
     return y
+
+
+def uses_winograd(x, weight_shape, stride, padding, dilation, groups):
+    """Whether conv2d(x, weight) goes the Winograd route: a 3x3 kernel,
+    stride 1, dilation 1, groups 1 and padding 1 (the route's only
+    geometry), at sizes where the array module's kernel registry says it
+    is faster (on NumPy: :func:`_winograd.conv2d_prefers_winograd`)."""
+    c_out, c_in, kh, kw = weight_shape
+    if ((kh, kw), tuple(stride), tuple(padding), tuple(dilation), groups) \
+            != ((3, 3), (1, 1), (1, 1), (1, 1), 1):
+        return False
+    prefers = kernels.get("conv2d_prefers_winograd", get_array_module(x))
+    return prefers(c_in, c_out, x.shape[2:])
+
+
+def _winograd_conv2d_into(y, x, weight):
+    """y = conv2d(x, weight) (no bias) by Winograd, chunks of images on
+    minidl's threads; the kernel is transformed once for all of them."""
+    n, c_in, h, w = x.shape
+    u = _winograd.transformed_kernel(weight)
+
+    def convolve_chunk(start, stop):
+        _winograd.winograd_conv2d_into(y[start:stop], x[start:stop], u)
+
+    elements = _winograd.chunk_elements(n, c_in, weight.shape[0], (h, w))
+    parallel.map_batch_chunks(convolve_chunk, n, elements, x)
 
 
 def _columns(x, kernel_size, stride, padding, dilation, output_size):
@@ -219,8 +256,10 @@ def conv2d_grads_stride_one(x, gy, weight, padding, dilation, groups):
     xp = get_array_module(x)
     n, c_in, h, w = x.shape
     c_out, c_group, kh, kw = weight.shape
-    flipped, flipped_padding = _flipped(weight, padding, dilation, groups)
     dx = xp.empty_like(x)
+    if uses_winograd(x, weight.shape, (1, 1), padding, dilation, groups):
+        return dx, _winograd_grads_into(dx, x, gy, weight)
+    flipped, flipped_padding = _flipped(weight, padding, dilation, groups)
 
     def chunk_grads(start, stop):
         cols = _columns(gy[start:stop], (kh, kw), (1, 1), flipped_padding,
@@ -239,6 +278,40 @@ def conv2d_grads_stride_one(x, gy, weight, padding, dilation, groups):
     return dx, xp.ascontiguousarray(dw).reshape(c_out, c_group, kh, kw)
 
 
+def _winograd_grads_into(dx, x, gy, weight):
+    """Write dx of conv2d(x, weight) by Winograd (the convolution of gy with
+    the flipped kernel) and return dW: each chunk of images adds its part
+    of the transformed kernel's gradient dU, the parts are added in chunk
+    order (the same bits whatever the threads), then dW = G^T dU G."""
+    n, c_in, h, w = x.shape
+    c_out = weight.shape[0]
+    u_flipped = _winograd.transformed_kernel(_winograd.flipped_kernel(weight))
+
+    def chunk_grads(start, stop):
+        _winograd.winograd_conv2d_into(dx[start:stop], gy[start:stop],
+                                       u_flipped)
+        return _winograd.winograd_weight_grad_part(x[start:stop],
+                                                   gy[start:stop])
+
+    elements = _winograd.chunk_elements(n, c_in, c_out, (h, w))
+    du = sum(parallel.map_batch_chunks(chunk_grads, n, elements, x))
+    return _winograd.kernel_grad_from_transformed(du)
+
+
+def _winograd_weight_grad(x, gy):
+    """dW of conv2d from x and gy by Winograd: the chunks' parts of dU,
+    added in chunk order, then dW = G^T dU G."""
+    n, c_in, h, w = x.shape
+
+    def chunk_part(start, stop):
+        return _winograd.winograd_weight_grad_part(x[start:stop],
+                                                   gy[start:stop])
+
+    elements = _winograd.chunk_elements(n, c_in, gy.shape[1], (h, w))
+    du = sum(parallel.map_batch_chunks(chunk_part, n, elements, x))
+    return _winograd.kernel_grad_from_transformed(du)
+
+
 def conv2d_weight_array(x, gy, kernel_size, stride, padding, dilation, groups):
     """dW (C_out, C_in/G, KH, KW) of conv2d from x and gy, on plain arrays:
     per group, the sum over images of gy_g (C_out/G, OH*OW) @ cols_g^T
@@ -246,8 +319,11 @@ def conv2d_weight_array(x, gy, kernel_size, stride, padding, dilation, groups):
     part on a thread of its own (see :mod:`minidl.parallel`); the parts are
     then added."""
     n, c_in = x.shape[:2]
-    oh, ow = gy.shape[2:]
+    c_out, oh, ow = gy.shape[1:]
     kh, kw = kernel_size
+    if uses_winograd(x, (c_out, c_in // groups, kh, kw), stride, padding,
+                     dilation, groups):
+        return _winograd_weight_grad(x, gy)
 
     def chunk_part(start, stop):
         return _weight_gradient_part(x[start:stop], gy[start:stop],

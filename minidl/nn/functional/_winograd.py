@@ -1,0 +1,267 @@
+"""Winograd's F(4x4, 3x3): a 3x3 convolution with fewer multiplications.
+
+A 3x3 convolution (stride 1) computes each 4x4 block of outputs from a 6x6
+tile of the input with 16 * 9 = 144 multiplications. Winograd's minimal
+filtering algorithm gets the same 16 outputs from 36: it transforms the
+input tile (V = B^T d B) and the kernel (U = G w G^T) into 6x6 arrays,
+multiplies them element by element (36 products), and transforms the
+result back (Y = A^T (U * V) A). The idea, in one dimension: the outputs
+of a 3-tap filter over 6 inputs are the coefficients of a product of two
+polynomials (degrees 2 and 3), and a polynomial of degree 5 is fixed by
+its values at 6 points, so 6 products of values at those points (here
+0, 1, -1, 2, -2 and infinity, the standard choice) replace 4 * 3 = 12;
+in two dimensions 6 * 6 = 36 replace 144. The transforms are only
+additions and multiplications by constants, and are shared: U once per
+kernel, V once per tile and input channel, A^T once per tile and output
+channel, while the 36 products are summed over the input channels. So the
+work is 36 matrix products (one per position of the 6x6 array),
+(tiles, C_in) @ (C_in, C_out), instead of one product with 4 times the
+arithmetic.
+
+The price is precision: the transforms have entries up to 8 and 1/24 and
+mix the values of a tile, so float32 results differ from the exact sum by
+up to about 1.5e-6 of the sum of |w| |x| over the windows of a 4x4 block
+(measured; tests/test_winograd.py allows 1e-5), some ten times float32's
+rounding of a direct sum.
+
+The entry points work on plain arrays of shape (N, C, H, W), for a 3x3
+kernel, stride 1, dilation 1, groups 1 and padding 1 (the output has the
+input's size): :func:`winograd_conv2d_into` (y, from the kernel's
+:func:`transformed_kernel`; dx is the same convolution of gy with the
+:func:`flipped_kernel`), and :func:`winograd_weight_grad_part` with
+:func:`kernel_grad_from_transformed` (dW, through the transposes of the
+same maps). Their callers in ``_conv_arithmetic.py`` split the batch into
+chunks (see :mod:`minidl.parallel`) and decide where this route is used
+(:func:`conv2d_prefers_winograd`; the GPU's version in
+``minidl/kernels/cuda_conv.py`` keeps im2col).
+"""
+from ... import kernels
+from ...backend import get_array_module
+from ._im2col import pad_to_cover
+from ._workspace import scratch
+
+# Output tile (4x4), kernel (3x3) and input tile (6 = 4 + 3 - 1) sizes.
+TILE = 4
+KERNEL = 3
+INPUT_TILE = TILE + KERNEL - 1
+
+# The transforms of F(4, 3) for the points 0, 1, -1, 2, -2 and infinity
+# (A. Lavin and S. Gray, "Fast Algorithms for Convolutional Neural
+# Networks", 2016). G evaluates the kernel's polynomial at the 6 points
+# (scaled so that the other two need no divisions), B^T gives the input's
+# matching values, and A^T turns the 6 products back into the 4 outputs.
+INPUT_TRANSFORM_T = (          # B^T, (6, 6)
+    (4, 0, -5, 0, 1, 0),
+    (0, -4, -4, 1, 1, 0),
+    (0, 4, -4, -1, 1, 0),
+    (0, -2, -1, 2, 1, 0),
+    (0, 2, -1, -2, 1, 0),
+    (0, 4, 0, -5, 0, 1),
+)
+KERNEL_TRANSFORM = (           # G, (6, 3)
+    (1 / 4, 0, 0),
+    (-1 / 6, -1 / 6, -1 / 6),
+    (-1 / 6, 1 / 6, -1 / 6),
+    (1 / 24, 1 / 12, 1 / 6),
+    (1 / 24, -1 / 12, 1 / 6),
+    (0, 0, 1),
+)
+OUTPUT_TRANSFORM_T = (         # A^T, (4, 6)
+    (1, 1, 1, 1, 1, 0),
+    (0, 1, -1, 2, -2, 0),
+    (0, 1, 1, 4, 4, 0),
+    (0, 1, -1, 8, -8, 1),
+)
+
+
+def _matrix(rows, like):
+    """One of the transforms above as an array of like's dtype and device."""
+    return get_array_module(like).asarray(rows, dtype=like.dtype)
+
+
+def tile_counts(size):
+    """(tiles along H, tiles along W) for outputs of size (H, W): ceil(/4)."""
+    return tuple(-(-s // TILE) for s in size)
+
+
+def _both_sides(matrix, a, slot=None):
+    """M @ a[.., .., r] @ M^T over the two leading axes of a (I, I, R):
+    out[p, q, r] = sum over i, j of M[p, i] a[i, j, r] M[q, j], for M (P, I).
+
+    Two matrix products with a short inner dimension (6 or 4): the first
+    over axis i with the rest flattened, the second over axis j, one
+    product per row p (matmul broadcasts M over them). R stays innermost,
+    so the result is already laid out for the products that follow. With a
+    `slot`, the result is a scratch buffer of that name (valid until the
+    next call on this thread): a fresh array of this size would cost more
+    than the products that fill it (see ``_workspace.py``).
+    """
+    xp = get_array_module(a)
+    rows_out = matrix.shape[0]
+    rows_in, cols_in, rest = a.shape
+    if slot is None:
+        rows = xp.matmul(matrix, a.reshape(rows_in, cols_in * rest))
+        return xp.matmul(matrix, rows.reshape(rows_out, cols_in, rest))
+    rows = scratch(slot + "_rows", (rows_out, cols_in * rest), a)
+    xp.matmul(matrix, a.reshape(rows_in, cols_in * rest), out=rows)
+    out = scratch(slot, (rows_out, rows_out, rest), a)
+    xp.matmul(matrix, rows.reshape(rows_out, cols_in, rest), out=out)
+    return out
+
+
+def transformed_kernel(weight):
+    """U = G w G^T for each kernel of weight (C_out, C_in, 3, 3), as
+    (36, C_in, C_out): one (C_in, C_out) matrix per position of the 6x6
+    array, the right operands of the 36 products."""
+    xp = get_array_module(weight)
+    c_out, c_in = weight.shape[:2]
+    g = _matrix(KERNEL_TRANSFORM, weight)
+    taps_first = weight.transpose(2, 3, 1, 0).reshape(KERNEL, KERNEL,
+                                                      c_in * c_out)
+    u = _both_sides(g, xp.ascontiguousarray(taps_first))
+    return u.reshape(INPUT_TILE * INPUT_TILE, c_in, c_out)
+
+
+def transformed_input_tiles(x):
+    """V = B^T d B for every 6x6 tile d of x (N, C, H, W), padded by 1:
+    (36, N * tiles_h * tiles_w, C), in a scratch buffer (valid until the
+    next call on this thread).
+
+    Tile (ty, tx) starts at row 4 ty, column 4 tx of the padded input, so
+    neighbouring tiles overlap by 2 rows or columns. The padding is 1 before
+    and as much after as the last tile needs (zeros past the input).
+    """
+    xp = get_array_module(x)
+    n, c, h, w = x.shape
+    tiles_h, tiles_w = tile_counts((h, w))
+    padded = pad_to_cover(x, (1, 1), (TILE * tiles_h + 2, TILE * tiles_w + 2),
+                          0)
+    n_step, c_step, h_step, w_step = padded.strides
+    # A view, no copy: (N, C, tiles_h, tiles_w, 6, 6), the tiles stepping
+    # 4 rows / columns, the positions inside a tile one.
+    tiles = xp.lib.stride_tricks.as_strided(
+        padded, shape=(n, c, tiles_h, tiles_w, INPUT_TILE, INPUT_TILE),
+        strides=(n_step, c_step, TILE * h_step, TILE * w_step, h_step,
+                 w_step))
+    # One copy gathers them with the tile positions first and the channels
+    # last, (6, 6, N, tiles_h, tiles_w, C): the layout of the products, and
+    # a copy whose innermost loop runs over the C channels (4 to 7 times
+    # faster, measured, than one over the few tiles of a row).
+    gathered = scratch("winograd_tiles", (INPUT_TILE, INPUT_TILE, n, tiles_h,
+                                          tiles_w, c), x)
+    gathered[...] = tiles.transpose(4, 5, 0, 2, 3, 1)
+    v = _both_sides(_matrix(INPUT_TRANSFORM_T, x),
+                    gathered.reshape(INPUT_TILE, INPUT_TILE, -1),
+                    "winograd_input_tiles")
+    return v.reshape(INPUT_TILE * INPUT_TILE, n * tiles_h * tiles_w, c)
+
+
+def winograd_conv2d_into(y, x, u):
+    """Write y (N, C_out, H, W) = conv2d(x, weight, padding=1), stride 1,
+    for x (N, C_in, H, W), from the weight's U = transformed_kernel(weight)
+    (36, C_in, C_out): per tile, A^T (U * V) A, the element-wise product
+    summed over the input channels as 36 matrix products
+    (36, tiles, C_in) @ (36, C_in, C_out)."""
+    xp = get_array_module(x)
+    n, _, h, w = x.shape
+    c_out = u.shape[2]
+    tiles_h, tiles_w = tile_counts((h, w))
+    v = transformed_input_tiles(x)
+    products = scratch("winograd_products", (u.shape[0], v.shape[1], c_out), v)
+    xp.matmul(v, u, out=products)
+    blocks = _both_sides(_matrix(OUTPUT_TRANSFORM_T, v),
+                         products.reshape(INPUT_TILE, INPUT_TILE, -1),
+                         "winograd_output_blocks")
+    # blocks[p, q, n, ty, tx, o] is y[n, o, 4 ty + p, 4 tx + q]: one copy
+    # scatters the 4x4 blocks into place, cropped to (H, W).
+    blocks = blocks.reshape(TILE, TILE, n, tiles_h, tiles_w, c_out)
+    in_place = blocks.transpose(2, 5, 3, 0, 4, 1)  # (N, C_out, ty, p, tx, q)
+    if (h, w) == (TILE * tiles_h, TILE * tiles_w):
+        y.reshape(n, c_out, tiles_h, TILE, tiles_w, TILE)[...] = in_place
+    else:
+        whole = scratch("winograd_blocks", in_place.shape, v)
+        whole[...] = in_place
+        y[...] = whole.reshape(n, c_out, TILE * tiles_h,
+                               TILE * tiles_w)[:, :, :h, :w]
+
+
+def flipped_kernel(weight):
+    """The kernel whose convolution (padding 1) is dx of a convolution with
+    weight (C_out, C_in, 3, 3): C_in and C_out swapped, turned 180 degrees,
+    as (C_in, C_out, 3, 3)."""
+    return weight.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]
+
+
+def transformed_output_grads(gy):
+    """A gy A^T for every 4x4 block of gy (N, C_out, H, W) (zeros past its
+    end): (36, N * tiles_h * tiles_w, C_out), the adjoint of the output
+    transform, in the layout of the weight gradient's products."""
+    n, c_out, h, w = gy.shape
+    tiles_h, tiles_w = tile_counts((h, w))
+    padded = pad_to_cover(gy, (0, 0), (TILE * tiles_h, TILE * tiles_w), 0)
+    blocks = padded.reshape(n, c_out, tiles_h, TILE, tiles_w, TILE)
+    gathered = scratch("winograd_grad_blocks", (TILE, TILE, n, tiles_h,
+                                                tiles_w, c_out), gy)
+    gathered[...] = blocks.transpose(3, 5, 0, 2, 4, 1)  # channels last
+    a = _matrix(OUTPUT_TRANSFORM_T, gy).T  # A, (6, 4)
+    g = _both_sides(a, gathered.reshape(TILE, TILE, -1), "winograd_grads")
+    return g.reshape(INPUT_TILE * INPUT_TILE, n * tiles_h * tiles_w, c_out)
+
+
+def winograd_weight_grad_part(x, gy):
+    """The part of dU that the images of x (N, C_in, H, W) and
+    gy (N, C_out, H, W) contribute, (36, C_in, C_out) (U's layout): the sum
+    over tiles of V[p]^T (A gy A^T)[p] at each position p of the 6x6 array.
+
+    Since y = A^T (U * V) A is linear in U, dL/dU = (A gy A^T) * V summed
+    over tiles; the caller adds the parts of all chunks (in order), then
+    :func:`kernel_grad_from_transformed` maps dU back to dW.
+    """
+    xp = get_array_module(x)
+    g = transformed_output_grads(gy)  # (36, tiles, C_out)
+    v = transformed_input_tiles(x)    # (36, tiles, C_in)
+    return xp.matmul(v.transpose(0, 2, 1), g)  # BLAS reads v transposed
+
+
+def kernel_grad_from_transformed(du):
+    """dW (C_out, C_in, 3, 3) = G^T dU G from dU (36, C_in, C_out): the
+    adjoint of :func:`transformed_kernel`."""
+    xp = get_array_module(du)
+    c_in, c_out = du.shape[1:]
+    g_t = _matrix(KERNEL_TRANSFORM, du).T  # (3, 6)
+    dw = _both_sides(g_t, du.reshape(INPUT_TILE, INPUT_TILE, c_in * c_out))
+    # dw: (3, 3, C_in * C_out)
+    return xp.ascontiguousarray(
+        dw.reshape(KERNEL, KERNEL, c_in, c_out).transpose(3, 2, 0, 1))
+
+
+# -- where this route is used ------------------------------------------------
+
+# Measured on 2 cores against the im2col route (forward and both gradients,
+# batch 128, float32; a shared, noisy machine): Winograd took 0.3 to 0.8
+# times the time from 32 channels in and out on images of 4x4 to 16x16
+# (ResNet-20's last two stages); with 16 channels, on 2x2 images, or on
+# 32x32 ones (where a chunk, one image at least, no longer fits in a core's
+# cache), it was no faster or slower.
+MIN_CHANNELS = 32
+MIN_SIZE = 4
+MAX_SIZE = 16
+
+
+@kernels.register("conv2d_prefers_winograd", "numpy")
+def conv2d_prefers_winograd(c_in, c_out, size):
+    """Whether, with NumPy, a 3x3 stride-1 convolution (padding 1) of c_in
+    to c_out channels over images of `size` (H, W) is faster by Winograd."""
+    return (min(c_in, c_out) >= MIN_CHANNELS
+            and MIN_SIZE <= min(size) and max(size) <= MAX_SIZE)
+
+
+def chunk_elements(n, c_in, c_out, size):
+    """The work size of a chunk for :func:`minidl.parallel.batch_chunks`:
+    8 times the transformed tiles (36 values per tile and channel, in or
+    out, whichever are more), so that a chunk's arrays stay in a core's
+    own (L2) cache: about 8 images of 64 channels at 8x8, which measured
+    faster (noisily) than chunks 2 or 8 times as large."""
+    tiles_h, tiles_w = tile_counts(size)
+    tiles = n * tiles_h * tiles_w
+    return 8 * tiles * max(c_in, c_out) * INPUT_TILE * INPUT_TILE
