@@ -15,8 +15,12 @@ from minidl.ops.elementwise import MaskGradient
 
 THREAD_COUNTS = (1, 2, 3)
 
-# 7 * 3 * 97 * 83 = 169,071 elements: odd, so no chunk count divides it.
-SHAPE = (7, 3, 97, 83)
+# 5 * 3 * 131 * 139 = 273,135 elements: enough to be split (2 ** 18), and
+# odd, so no chunk count divides it.
+SHAPE = (5, 3, 131, 139)
+# Thread counts on which element-wise ops split their work (one thread
+# runs the whole array in one call).
+SPLITTING = len([count for count in THREAD_COUNTS if count > 1])
 
 
 @contextlib.contextmanager
@@ -37,8 +41,8 @@ def _threads(count, min_chunk=None, max_chunk=None):
         parallel.MIN_CHUNK_ELEMENTS, parallel.MAX_CHUNK_ELEMENTS = saved[1:]
 
 
-# minidl's own limits (2 chunks of SHAPE), and small ones (17 chunks of
-# uneven sizes, more than the threads, so each thread takes several).
+# minidl's own limits (4 chunks of SHAPE, whose sizes differ by one), and
+# small ones (28 chunks, more than the threads: each takes several).
 LIMITS = {"minidl_chunks": (None, None), "many_chunks": (1000, 10000)}
 
 
@@ -108,7 +112,7 @@ def test_relu_forward_and_backward_on_threads_equal_the_formula(limits,
     expected = (np.maximum(x_array, 0), g_array * (x_array > 0))
     _assert_same_bits(results, expected)
     # forward and backward each split, on every thread count
-    assert chunk_calls.count((size, size)) == 2 * len(THREAD_COUNTS)
+    assert chunk_calls.count((size, size)) == 2 * SPLITTING
 
 
 @pytest.mark.parametrize("limits", LIMITS.values(), ids=LIMITS.keys())
@@ -124,7 +128,7 @@ def test_residual_add_on_threads_equals_the_formula(limits, chunk_calls):
 
     results = _on_each_thread_count(step, limits)
     _assert_same_bits(results, (x_array + y_array, g_array, g_array))
-    assert chunk_calls.count((x_array.size, x_array.size)) == len(THREAD_COUNTS)
+    assert chunk_calls.count((x_array.size, x_array.size)) == SPLITTING
 
 
 @pytest.mark.parametrize("limits", LIMITS.values(), ids=LIMITS.keys())
@@ -137,7 +141,7 @@ def test_mask_gradient_on_threads_equals_the_formula(limits, chunk_calls):
 
     results = _on_each_thread_count(step, limits)
     _assert_same_bits(results, (g_array * mask,))
-    assert chunk_calls.count((g_array.size, g_array.size)) == len(THREAD_COUNTS)
+    assert chunk_calls.count((g_array.size, g_array.size)) == SPLITTING
 
 
 def test_small_broadcast_or_strided_arrays_are_not_split(chunk_calls):
@@ -157,7 +161,7 @@ def test_small_broadcast_or_strided_arrays_are_not_split(chunk_calls):
 
 
 def test_relu_keeps_integer_and_float64_dtypes():
-    x = np.arange(-70000, 70000, dtype=np.int64).reshape(2, -1)
+    x = np.arange(-140001, 140000, dtype=np.int64)  # split, on 2 threads
     with _threads(2):
         assert np.array_equal(F.relu(minidl.tensor(x)).data, np.maximum(x, 0))
         y = F.relu(minidl.tensor(x.astype(np.float64)))
