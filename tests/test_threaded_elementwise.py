@@ -1,7 +1,8 @@
 """ReLU, its backward, the residual add, masking and batch norm on minidl's
 threads: the same bits on 1, 2 and 3 threads, and the same values as the
-plain formula on the whole array (so a chunk dropped, repeated or written
-to the wrong place is seen)."""
+plain formula on the whole array (so a chunk dropped or written to the
+wrong place, or a part of batch norm's sums dropped or added twice, is
+seen)."""
 import contextlib
 
 import numpy as np
