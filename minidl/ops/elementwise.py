@@ -137,11 +137,12 @@ class ReLU(Function):
 class ReLUBackward(Function):
     """z = g * (y > 0): ReLU's backward, from its output y (a constant).
 
-    Shapes: g and y alike; z like g. One pass that reads g and y and
-    writes z: the mask (y > 0) is made one chunk at a time, small enough
-    to stay in the cache, never as a whole array. dz/dg is the same
-    masking, so this op's own backward is itself; y gets no gradient (the
-    mask is constant: its derivative is 0 wherever it is defined).
+    Shapes: g and y alike; z like g. One op that reads g and y and writes
+    z (before, ReLU's backward made the mask in a pass of its own and kept
+    it whole); split over minidl's threads, each chunk makes its own
+    small mask. dz/dg is the same masking, so this op's own backward is
+    itself; y gets no gradient (the mask is constant: its derivative is 0
+    wherever it is defined).
     """
 
     def to_save(self, inputs, outputs):
