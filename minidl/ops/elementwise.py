@@ -138,9 +138,8 @@ class ReLUBackward(Function):
     """z = g * (y > 0): ReLU's backward, from its output y (a constant).
 
     Shapes: g and y alike; z like g. One op that reads g and y and writes
-    z (before, ReLU's backward made the mask in a pass of its own and kept
-    it whole); split over minidl's threads, each chunk makes its own
-    small mask. dz/dg is the same masking, so this op's own backward is
+    z, with no pass of its own to make the mask; split over minidl's
+    threads, each chunk makes its own small mask. dz/dg is the same masking, so this op's own backward is
     itself; y gets no gradient (the mask is constant: its derivative is 0
     wherever it is defined).
     """
