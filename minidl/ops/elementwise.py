@@ -4,6 +4,7 @@ from ..autograd.function import Function
 from ..backend import get_array_module, move_array
 from ..tensor import Tensor, as_tensor, tensor
 from .arithmetic import floating, promote, require_kind, sum_to_shape
+from .elementwise_chunks import run_elementwise
 from .selection import nonzero
 
 
@@ -107,34 +108,80 @@ class ReLU(Function):
     """y = max(x, 0), any shape.
 
     dy/dx = 1 where y > 0, else 0 (0 at x = 0, as PyTorch), so
-    dx = gy * (y > 0). The mask is read from the output, which the next
-    layer keeps anyway, so relu costs no extra memory for backward.
-    (``np.maximum`` is several times faster than ``np.where`` here.)
+    dx = gy * (y > 0), computed by :class:`ReLUBackward`. The mask is read
+    from the output, which the next layer keeps anyway, so relu costs no
+    extra memory for backward. (``np.maximum`` is several times faster
+    than ``np.where`` here.) Large arrays are split into chunks that run on
+    minidl's threads (:mod:`minidl.ops.elementwise_chunks`).
     """
 
     def to_save(self, inputs, outputs):
         return outputs
 
     def forward(self, x):
-        return get_array_module(x).maximum(x, x.dtype.type(0))
+        xp = get_array_module(x)
+        zero = x.dtype.type(0)
+
+        def relu_into(out, x_part):
+            xp.maximum(x_part, zero, out=out)
+
+        return run_elementwise(relu_into, xp.empty_like(x), x)
 
     def backward(self, gy):
         y, = self.saved_tensors
-        return MaskGradient(y.data > 0)(gy)
+        # detach() keeps y's version counter: if y is overwritten in place
+        # before a second backward, ReLUBackward's own backward refuses.
+        return ReLUBackward()(gy, y.detach())
+
+
+class ReLUBackward(Function):
+    """z = g * (y > 0): ReLU's backward, from its output y (a constant).
+
+    Shapes: g and y alike; z like g. One op that reads g and y and writes
+    z, with no pass of its own to make the mask; split over minidl's
+    threads, each chunk makes its own small mask. dz/dg is the same masking, so this op's own backward is
+    itself; y gets no gradient (the mask is constant: its derivative is 0
+    wherever it is defined).
+    """
+
+    def to_save(self, inputs, outputs):
+        return inputs[1:]  # y
+
+    def forward(self, g, y):
+        xp = get_array_module(g)
+        zero = y.dtype.type(0)
+
+        def mask_into(out, g_part, y_part):
+            xp.multiply(g_part, y_part > zero, out=out)
+
+        return run_elementwise(mask_into, xp.empty_like(g), g, y)
+
+    def backward(self, gz):
+        y, = self.saved_tensors
+        return ReLUBackward()(gz, y), None
 
 
 class MaskGradient(Function):
-    """z = g * mask, for a constant boolean `mask` (ReLU's backward).
+    """z = g * mask, for a constant boolean `mask` (the backward of clamp,
+    hardtanh, ...).
 
     dz/dg = mask, so this op's own gradient is the same masking. NumPy
-    multiplies float32 by bool straight to float32, in one pass.
+    multiplies float32 by bool straight to float32, in one pass; large
+    arrays are split into chunks on minidl's threads.
     """
 
     def __init__(self, mask):
         self.mask = mask
 
     def forward(self, g):
-        return g * self.mask
+        xp = get_array_module(g)
+
+        def mask_into(out, g_part, mask_part):
+            xp.multiply(g_part, mask_part, out=out)
+
+        if self.mask.shape != g.shape or g.dtype.kind != "f":
+            return g * self.mask
+        return run_elementwise(mask_into, xp.empty_like(g), g, self.mask)
 
     def backward(self, gz):
         return MaskGradient(self.mask)(gz)
