@@ -14,6 +14,7 @@ Four entry points, used by the ops: :func:`conv2d_array` (y),
 from ... import kernels, parallel
 from ...backend import get_array_module
 from . import _im2col  # noqa: F401  (registers the im2col/col2im kernels)
+from ._conv_small_spatial import live_taps
 from ._workspace import scratch
 
 # Below this many output positions per image (OH*OW), the products are made
@@ -38,6 +39,12 @@ def conv2d_array(x, weight, bias, stride, padding, dilation, groups,
     On the CPU the images are split into chunks, each convolved on a thread
     of its own (see :mod:`minidl.parallel`).
     """
+    # Small images: drop the taps that only read padding (_conv_small_spatial).
+    live = live_taps(x.shape[2:], output_size, weight.shape[2:], stride,
+                     padding, dilation)
+    if live is not None:
+        return conv2d_array(x, live.cut(weight), bias, stride, live.padding,
+                            dilation, groups, output_size)
     xp = get_array_module(x)
     n, c_in = x.shape[:2]
     c_out, _, kh, kw = weight.shape
@@ -123,6 +130,13 @@ def conv_transpose2d_array(z, weight, bias, stride, padding, dilation, groups,
     each column back onto the window it belongs to. On the CPU, chunks of
     images run on threads of their own (see :mod:`minidl.parallel`).
     """
+    # Small images: drop the taps that only read padding (_conv_small_spatial).
+    live = live_taps(output_size, z.shape[2:], weight.shape[2:], stride,
+                     padding, dilation)
+    if live is not None:
+        return conv_transpose2d_array(z, live.cut(weight), bias, stride,
+                                      live.padding, dilation, groups,
+                                      output_size)
     xp = get_array_module(z)
     if stride_one_transposes_as_conv(stride, padding, dilation,
                                       weight.shape[2:]):
@@ -216,6 +230,13 @@ def conv2d_grads_stride_one(x, gy, weight, padding, dilation, groups):
     make is saved. Chunks of images run on minidl's threads, as in
     conv2d_array.
     """
+    # Small images: drop the taps that only read padding (_conv_small_spatial).
+    live = live_taps(x.shape[2:], gy.shape[2:], weight.shape[2:], (1, 1),
+                     padding, dilation)
+    if live is not None:
+        dx, dw = conv2d_grads_stride_one(x, gy, live.cut(weight),
+                                         live.padding, dilation, groups)
+        return dx, live.full_weight_gradient(dw, weight.shape[2:])
     xp = get_array_module(x)
     n, c_in, h, w = x.shape
     c_out, c_group, kh, kw = weight.shape
@@ -245,6 +266,13 @@ def conv2d_weight_array(x, gy, kernel_size, stride, padding, dilation, groups):
     (OH*OW, C_in/G*KH*KW). On the CPU each chunk of images sums its own
     part on a thread of its own (see :mod:`minidl.parallel`); the parts are
     then added."""
+    # Small images: drop the taps that only read padding (_conv_small_spatial).
+    live = live_taps(x.shape[2:], gy.shape[2:], kernel_size, stride, padding,
+                     dilation)
+    if live is not None:
+        return live.full_weight_gradient(conv2d_weight_array(
+            x, gy, live.kernel_size, stride, live.padding, dilation, groups),
+            kernel_size)
     n, c_in = x.shape[:2]
     oh, ow = gy.shape[2:]
     kh, kw = kernel_size
