@@ -44,13 +44,17 @@ def _padded_images_last(x, padding, extent):
     (PH, PW) zeros before each image and as many after as needed for
     `extent` (rows, columns) to exist. One copy moves the images innermost
     and pads them; without padding, a view (im2col's copies then read only
-    the positions they need, which matters at stride 2)."""
-    xp = get_array_module(x)
+    the positions they need, which matters at stride 2). The padded array
+    is this thread's scratch buffer, valid until the next call."""
     n, c, h, w = x.shape
     (ph, pw), (eh, ew) = padding, extent
     if (ph, pw) == (0, 0) and eh <= h and ew <= w:
         return x.transpose(1, 2, 3, 0)
-    padded = xp.zeros((c, max(eh, ph + h), max(ew, pw + w), n), dtype=x.dtype)
+    # A reused buffer, cleared: a fresh array would cost a page fault per
+    # 4 KB on first touch, more than clearing it.
+    padded = scratch("padded_images_last",
+                     (c, max(eh, ph + h), max(ew, pw + w), n), x)
+    padded.fill(0)
     padded[:, ph:ph + h, pw:pw + w, :] = x.transpose(1, 2, 3, 0)
     return padded
 
@@ -82,14 +86,15 @@ def _columns(x, kernel_size, stride, padding, dilation, output_size):
 def _col2im(cols, input_size, stride, padding, dilation):
     """The adjoint of :func:`_columns`: cols (C, KH, KW, OH, OW, N) added
     back onto the input positions they came from, returned as a view
-    (N, C, H, W) of a new array (entries in the padding are dropped)."""
-    xp = get_array_module(cols)
+    (N, C, H, W) of this thread's scratch buffer, valid until the next call
+    (entries in the padding are dropped)."""
     c, kh, kw, oh, ow, n = cols.shape
     (h, w), (sh, sw), (ph, pw), (dh, dw) = input_size, stride, padding, \
         dilation
     eh, ew = padded_extent((oh, ow), (kh, kw), stride, dilation)
-    padded = xp.zeros((c, max(eh, ph + h), max(ew, pw + w), n),
-                      dtype=cols.dtype)
+    padded = scratch("col2im_images_last",
+                     (c, max(eh, ph + h), max(ew, pw + w), n), cols)
+    padded.fill(0)  # a reused buffer, as in _padded_images_last
     # Windows overlap only across taps, never within one, so each tap's
     # add is a plain element-wise +=.
     for i in range(kh):
@@ -120,7 +125,9 @@ def conv2d_array(x, weight, bias, stride, padding, dilation, groups,
     def convolve_chunk(start, stop):
         cols = _columns(x[start:stop], (kh, kw), stride, padding, dilation,
                         output_size)
-        y_t = xp.matmul(w, _by_group(cols, groups, oh * ow * (stop - start)))  # (G, C_out/G, OH*OW*n)
+        positions = oh * ow * (stop - start)
+        y_t = scratch("y_images_last", (groups, c_out // groups, positions), x)
+        xp.matmul(w, _by_group(cols, groups, positions), out=y_t)
         y[start:stop] = y_t.reshape(c_out, oh, ow, stop - start).transpose(
             3, 0, 1, 2)
 
@@ -139,7 +146,8 @@ def conv_transpose2d_array(z, weight, bias, stride, padding, dilation, groups,
     n, c_out, oh, ow = z.shape
     c_group, kh, kw = weight.shape[1:]
     u = xp.empty((n, c_group * groups) + tuple(output_size), dtype=z.dtype)
-    w_t = _by_group(weight, groups, weight[0].size).transpose(0, 2, 1)  # BLAS reads it so
+    # A view: BLAS reads W_g transposed without a copy.
+    w_t = _by_group(weight, groups, weight[0].size).transpose(0, 2, 1)
 
     def transpose_chunk(start, stop):
         u[start:stop] = _input_gradient(_images_last(z[start:stop]), w_t,
@@ -159,8 +167,10 @@ def _input_gradient(z_t, w_t, kernel_size, stride, padding, dilation,
     (C_out, OH, OW, n) and w_t (G, K_g, C_out/G): W^T @ gy, then col2im."""
     groups = w_t.shape[0]
     c_out, oh, ow, n = z_t.shape
-    cols = get_array_module(z_t).matmul(w_t, _by_group(z_t, groups,
-                                                           oh * ow * n))
+    cols = scratch("dx_cols_images_last", (groups, w_t.shape[1], oh * ow * n),
+                   z_t)
+    get_array_module(z_t).matmul(w_t, _by_group(z_t, groups, oh * ow * n),
+                                 out=cols)
     c_in = cols.size // (kernel_size[0] * kernel_size[1] * oh * ow * n)
     return _col2im(cols.reshape((c_in,) + tuple(kernel_size) + (oh, ow, n)),
                    input_size, stride, padding, dilation)
@@ -176,7 +186,7 @@ def _weight_gradient_part(x, gy_t, kernel_size, stride, padding, dilation,
                     gy_t.shape[1:3])
     return get_array_module(x).matmul(
         _by_group(gy_t, groups, positions),
-        _by_group(cols, groups, positions).transpose(0, 2, 1))  # BLAS reads it so
+        _by_group(cols, groups, positions).transpose(0, 2, 1))  # a view
 
 
 def conv2d_weight_array(x, gy, kernel_size, stride, padding, dilation,
