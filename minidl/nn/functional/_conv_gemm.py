@@ -111,6 +111,15 @@ def _by_group(a, groups, columns):
     return a.reshape(groups, -1, columns)
 
 
+def _work(n, c_in, c_out, kernel_size, output_size):
+    """The size of the work, for map_batch_chunks: the elements of the
+    columns and of the product (or of gy), all images together. Counting
+    the product too splits a 1x1 image's work into a chunk per thread, where
+    the columns alone are too few to split."""
+    kh, kw = kernel_size
+    return n * output_size[0] * output_size[1] * (c_in * kh * kw + c_out)
+
+
 def conv2d_array(x, weight, bias, stride, padding, dilation, groups,
                  output_size):
     """y (N, C_out, OH, OW) = conv2d(x, weight) + bias: per chunk of images
@@ -131,8 +140,8 @@ def conv2d_array(x, weight, bias, stride, padding, dilation, groups,
         y[start:stop] = y_t.reshape(c_out, oh, ow, stop - start).transpose(
             3, 0, 1, 2)
 
-    parallel.map_batch_chunks(convolve_chunk, n, n * c_in * kh * kw * oh * ow,
-                              x)
+    parallel.map_batch_chunks(
+        convolve_chunk, n, _work(n, c_in, c_out, (kh, kw), output_size), x)
     if bias is not None:
         y += bias.reshape(1, c_out, 1, 1)
     return y
@@ -154,8 +163,8 @@ def conv_transpose2d_array(z, weight, bias, stride, padding, dilation, groups,
                                         (kh, kw), stride, padding, dilation,
                                         output_size)
 
-    parallel.map_batch_chunks(transpose_chunk, n,
-                              n * c_group * groups * kh * kw * oh * ow, z)
+    parallel.map_batch_chunks(transpose_chunk, n, _work(
+        n, c_group * groups, c_out, (kh, kw), (oh, ow)), z)
     if bias is not None:
         u += bias.reshape(1, -1, 1, 1)
     return u
@@ -201,8 +210,8 @@ def conv2d_weight_array(x, gy, kernel_size, stride, padding, dilation,
         return _weight_gradient_part(x[start:stop], _images_last(
             gy[start:stop]), kernel_size, stride, padding, dilation, groups)
 
-    parts = parallel.map_batch_chunks(chunk_part, n,
-                                      n * c_in * kh * kw * oh * ow, x)
+    parts = parallel.map_batch_chunks(
+        chunk_part, n, _work(n, c_in, c_out, kernel_size, (oh, ow)), x)
     return sum(parts).reshape(c_out, c_in // groups, kh, kw)
 
 
@@ -223,6 +232,6 @@ def conv2d_grads(x, gy, weight, stride, padding, dilation, groups):
         return _weight_gradient_part(x[start:stop], gy_t, (kh, kw), stride,
                                      padding, dilation, groups)
 
-    parts = parallel.map_batch_chunks(chunk_grads, n,
-                                      n * c_in * kh * kw * oh * ow, x)
+    parts = parallel.map_batch_chunks(
+        chunk_grads, n, _work(n, c_in, c_out, (kh, kw), (oh, ow)), x)
     return dx, sum(parts).reshape(weight.shape)
