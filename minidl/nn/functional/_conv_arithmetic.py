@@ -10,6 +10,12 @@ threads of their own (:mod:`minidl.parallel`).
 Four entry points, used by the ops: :func:`conv2d_array` (y),
 :func:`conv_transpose2d_array` (its adjoint in x), :func:`conv2d_weight_array`
 (dW) and :func:`conv2d_grads_stride_one` (dx and dW at once, stride 1).
+
+Small images take two routes of their own, each in its file: the kernel
+taps that only ever read padding are dropped first
+(``_conv_small_spatial.py``), and below FEW_POSITIONS output positions per
+image the products are made per chunk of images, the images innermost
+(``_conv_gemm.py``).
 """
 from ... import kernels, parallel
 from ...backend import get_array_module
