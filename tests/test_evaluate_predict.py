@@ -157,11 +157,7 @@ def test_predict_top_classes_and_probabilities(model_file, tiny_data):
         values = np.array([p for _, p in ranking])
         assert names == [CLASSES[i] for i in np.argsort(-expected,
                                                         kind="stable")]
-        # predict runs one image at a time, logits_by_hand all three at
-        # once: float32 sums in another order, so the logits differ by a few
-        # ulps of their magnitude, and each probability by that factor.
-        rtol = 32 * np.finfo(np.float32).eps * np.abs(logits).max()
-        np.testing.assert_allclose(values, np.sort(expected)[::-1], rtol=rtol)
+        np.testing.assert_allclose(values, np.sort(expected)[::-1], rtol=1e-5)
         assert values.sum() == pytest.approx(1, abs=1e-5)
 
 
