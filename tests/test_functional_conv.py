@@ -89,9 +89,10 @@ def test_conv2d_matches_torch(torch, config, seed):
 @pytest.mark.parametrize("stride", [1, 2])
 def test_both_product_orientations_match_torch(torch, monkeypatch,
                                                few_positions, stride):
-    """_conv_arithmetic.py computes with one product per image, or one for all images
-    when an image has fewer than FEW_POSITIONS output positions; force each
-    path in turn (forward, input and weight gradients)."""
+    """_conv_arithmetic.py computes with one product per image, or (in
+    _conv_gemm.py) one per chunk of images when an image has fewer than
+    FEW_POSITIONS output positions; force each path in turn (forward, input
+    and weight gradients)."""
     from minidl.nn.functional import _conv_arithmetic
     monkeypatch.setattr(_conv_arithmetic, "FEW_POSITIONS", few_positions)
     rng = np.random.default_rng(stride)

@@ -15,26 +15,30 @@ rounding.
 Four entry points, used by the ops: :func:`conv2d_array` (y),
 :func:`conv_transpose2d_array` (its adjoint in x), :func:`conv2d_weight_array`
 (dW) and :func:`conv2d_grads_stride_one` (dx and dW at once, stride 1).
+
+Small images take two routes of their own, each in its file: the kernel
+taps that only ever read padding are dropped first
+(``_conv_small_spatial.py``), and below FEW_POSITIONS output positions per
+image the products are made per chunk of images, the images innermost
+(``_conv_gemm.py``).
 """
 from ... import kernels, parallel
 from ...backend import get_array_module
+from . import _conv_gemm
 from . import _im2col  # noqa: F401  (registers the im2col/col2im kernels)
 from . import _winograd
+from ._conv_small_spatial import live_taps
 from ._workspace import scratch
 
-# Below this many output positions per image (OH*OW), the products are made
-# over all images at once rather than image by image (see
-# _weight_times_cols_into and _sum_over_images_of_products).
+# Below this many output positions per image (OH*OW), a convolution takes
+# the route of _conv_gemm.py: one product per chunk of images, the images
+# innermost (measured on ResNet-18's and ResNet-20's layers: faster below
+# 64 positions, slower at 256).
 FEW_POSITIONS = 64
 
 
-def _images_inner(a):
-    """a (N, G, R, P) as a new C-contiguous (G, R, N*P) array: the images
-    moved next to the positions, so that one product covers every image."""
-    n, groups, rows, positions = a.shape
-    moved = a.transpose(1, 2, 0, 3)  # (G, R, N, P), a view
-    return get_array_module(a).ascontiguousarray(moved).reshape(
-        groups, rows, n * positions)
+def _few_positions(output_size):
+    return output_size[0] * output_size[1] < FEW_POSITIONS
 
 
 def conv2d_array(x, weight, bias, stride, padding, dilation, groups,
@@ -44,6 +48,17 @@ def conv2d_array(x, weight, bias, stride, padding, dilation, groups,
     On the CPU the images are split into chunks, each convolved on a thread
     of its own (see :mod:`minidl.parallel`).
     """
+    # Small images: drop the taps that only read padding (_conv_small_spatial).
+    live = live_taps(x.shape[2:], output_size, weight.shape[2:], stride,
+                     padding, dilation)
+    if live is not None:
+        return conv2d_array(x, live.cut(weight), bias, stride, live.padding,
+                            dilation, groups, output_size)
+    # One product per chunk (_conv_gemm.py), where Winograd does not apply.
+    if _few_positions(output_size) and not uses_winograd(
+            x, weight.shape, stride, padding, dilation, groups):
+        return _conv_gemm.conv2d_array(x, weight, bias, stride, padding,
+                                       dilation, groups, output_size)
     xp = get_array_module(x)
     n, c_in = x.shape[:2]
     c_out, _, kh, kw = weight.shape
@@ -117,21 +132,10 @@ def _weight_times_cols_into(y, weight, cols, groups):
     n, _, kh, kw, oh, ow = cols.shape
     c_out, c_group = weight.shape[:2]
     w = weight.reshape(groups, c_out // groups, c_group * kh * kw)
-    if oh * ow < FEW_POSITIONS:
-        # Few output positions per image: per-image products would be thin
-        # (almost matrix-vector) and reread W once per image, so make one
-        # product over all images instead, (G, C_out/G, K) @ (G, K, N*OH*OW),
-        # at the price of two small transposing copies.
-        product = xp.matmul(w, _images_inner(
-            cols.reshape(n, groups, c_group * kh * kw, oh * ow)))
-        y.reshape(n, groups, c_out // groups, oh * ow)[...] = \
-            product.reshape(groups, c_out // groups, n, oh * ow) \
-            .transpose(2, 0, 1, 3)
-    else:
-        # One product per group, broadcast over the images: (G, C_out/G, K) @
-        # (N, G, K, OH*OW) with K = C_in/G*KH*KW, written straight into y.
-        xp.matmul(w, cols.reshape(n, groups, c_group * kh * kw, oh * ow),
-                  out=y.reshape(n, groups, c_out // groups, oh * ow))
+    # One product per group, broadcast over the images: (G, C_out/G, K) @
+    # (N, G, K, OH*OW) with K = C_in/G*KH*KW, written straight into y.
+    xp.matmul(w, cols.reshape(n, groups, c_group * kh * kw, oh * ow),
+              out=y.reshape(n, groups, c_out // groups, oh * ow))
 
 
 def _sum_over_images_of_products(a, b):
@@ -139,11 +143,6 @@ def _sum_over_images_of_products(a, b):
     a (N, G, R, P) and b (N, G, S, P): dW's product (P: positions)."""
     xp = get_array_module(a)
     n, groups, rows, positions = a.shape
-    if positions < FEW_POSITIONS:
-        # One product over all images, (G, R, N*P) @ (G, N*P, S): the
-        # per-image products would be thin outer products, and their
-        # (N, R, S) results could be larger than the input.
-        return xp.matmul(_images_inner(a), _images_inner(b).transpose(0, 2, 1))
     per_image = scratch("weight_per_image", (n, groups, rows, b.shape[2]), a)
     xp.matmul(a, b.transpose(0, 1, 3, 2),  # a view: BLAS reads it transposed
               out=per_image)
@@ -160,6 +159,16 @@ def conv_transpose2d_array(z, weight, bias, stride, padding, dilation, groups,
     each column back onto the window it belongs to. On the CPU, chunks of
     images run on threads of their own (see :mod:`minidl.parallel`).
     """
+    # Small images: drop the taps that only read padding (_conv_small_spatial).
+    live = live_taps(output_size, z.shape[2:], weight.shape[2:], stride,
+                     padding, dilation)
+    if live is not None:
+        return conv_transpose2d_array(z, live.cut(weight), bias, stride,
+                                      live.padding, dilation, groups,
+                                      output_size)
+    if _few_positions(z.shape[2:]):  # one product per chunk (_conv_gemm.py)
+        return _conv_gemm.conv_transpose2d_array(
+            z, weight, bias, stride, padding, dilation, groups, output_size)
     xp = get_array_module(z)
     if stride_one_transposes_as_conv(stride, padding, dilation,
                                       weight.shape[2:]):
@@ -192,15 +201,8 @@ def _transpose_by_col2im(z, weight, stride, padding, dilation, groups,
     cols = scratch("cols", (n, c_group * groups, kh, kw, oh, ow), z)
     w = weight.reshape(groups, c_out // groups, c_group * kh * kw)
     w_t = w.transpose(0, 2, 1)  # a view: BLAS reads W_g transposed
-    by_image = cols.reshape(n, groups, c_group * kh * kw, oh * ow)
-    if oh * ow < FEW_POSITIONS:  # one product for all images, as in conv2d
-        product = xp.matmul(w_t, _images_inner(
-            z.reshape(n, groups, c_out // groups, oh * ow)))
-        by_image[...] = product.reshape(
-            groups, c_group * kh * kw, n, oh * ow).transpose(2, 0, 1, 3)
-    else:
-        xp.matmul(w_t, z.reshape(n, groups, c_out // groups, oh * ow),
-                  out=by_image)
+    xp.matmul(w_t, z.reshape(n, groups, c_out // groups, oh * ow),
+              out=cols.reshape(n, groups, c_group * kh * kw, oh * ow))
     return kernels.get("col2im", xp)(cols, output_size, stride, padding,
                                      dilation)
 
@@ -253,6 +255,18 @@ def conv2d_grads_stride_one(x, gy, weight, padding, dilation, groups):
     make is saved. Chunks of images run on minidl's threads, as in
     conv2d_array.
     """
+    # Small images: drop the taps that only read padding (_conv_small_spatial).
+    live = live_taps(x.shape[2:], gy.shape[2:], weight.shape[2:], (1, 1),
+                     padding, dilation)
+    if live is not None:
+        dx, dw = conv2d_grads_stride_one(x, gy, live.cut(weight),
+                                         live.padding, dilation, groups)
+        return dx, live.full_weight_gradient(dw, weight.shape[2:])
+    # One product per chunk (_conv_gemm.py), where Winograd does not apply.
+    if _few_positions(gy.shape[2:]) and not uses_winograd(
+            x, weight.shape, (1, 1), padding, dilation, groups):
+        return _conv_gemm.conv2d_grads(x, gy, weight, (1, 1), padding,
+                                       dilation, groups)
     xp = get_array_module(x)
     n, c_in, h, w = x.shape
     c_out, c_group, kh, kw = weight.shape
@@ -318,6 +332,19 @@ def conv2d_weight_array(x, gy, kernel_size, stride, padding, dilation, groups):
     (OH*OW, C_in/G*KH*KW). On the CPU each chunk of images sums its own
     part on a thread of its own (see :mod:`minidl.parallel`); the parts are
     then added."""
+    # Small images: drop the taps that only read padding (_conv_small_spatial).
+    live = live_taps(x.shape[2:], gy.shape[2:], kernel_size, stride, padding,
+                     dilation)
+    if live is not None:
+        return live.full_weight_gradient(conv2d_weight_array(
+            x, gy, live.kernel_size, stride, live.padding, dilation, groups),
+            kernel_size)
+    # One product per chunk (_conv_gemm.py), where Winograd does not apply.
+    weight_shape = (gy.shape[1], x.shape[1] // groups) + tuple(kernel_size)
+    if _few_positions(gy.shape[2:]) and not uses_winograd(
+            x, weight_shape, stride, padding, dilation, groups):
+        return _conv_gemm.conv2d_weight_array(x, gy, kernel_size, stride,
+                                              padding, dilation, groups)
     n, c_in = x.shape[:2]
     c_out, oh, ow = gy.shape[1:]
     kh, kw = kernel_size

@@ -5,13 +5,18 @@ tap reads for every output position form one strided slice of the padded
 input, so each step is a whole-array operation and there is no loop over
 images, channels or positions.
 
+Both split the batch into chunks of images that run on minidl's threads
+(:mod:`minidl.parallel`); the chunks also keep each pass's arrays in the
+cache. No chunk reads another's values, so the results do not depend on
+the split.
+
 A window's choice is stored as its tap number ``i * KW + j`` (int32, shape
 (N, C, OH, OW)); :func:`minidl.nn.functional.max_pool2d` turns it into
 PyTorch's flat indices when asked to return them.
 """
 import numpy as np
 
-from ... import kernels
+from ... import kernels, parallel
 from ._im2col import pad_to_cover
 from ._window import padded_extent, window_slice
 
@@ -34,6 +39,22 @@ def max_pool2d_forward(x, kernel_size, stride, padding, dilation, output_size):
     the first tap (in row-major order) holding the maximum, as PyTorch
     picks; a NaN counts as larger than everything (the last NaN wins).
     """
+    n, c = x.shape[:2]
+    values = np.empty((n, c) + tuple(output_size), dtype=x.dtype)
+    taps = np.empty(values.shape, dtype=np.int32)
+
+    def pool_chunk(start, stop):
+        values[start:stop], taps[start:stop] = _max_pool_chunk(
+            x[start:stop], kernel_size, stride, padding, dilation,
+            output_size)
+
+    parallel.map_batch_chunks(pool_chunk, n, x.size, x)
+    return values, taps
+
+
+def _max_pool_chunk(x, kernel_size, stride, padding, dilation, output_size):
+    """max_pool2d_forward of the images of x, (values, taps) as new
+    arrays."""
     (kh, kw), (sh, sw), (dh, dw), (oh, ow) = kernel_size, stride, dilation, \
         output_size
     extent = padded_extent(output_size, kernel_size, stride, dilation)
@@ -81,6 +102,21 @@ def max_pool2d_backward(grad_output, taps, input_size, kernel_size, stride,
     grad_output's dtype, where each element is the sum of the gradients of
     the windows that chose it (windows may overlap).
     """
+    n, c = grad_output.shape[:2]
+    grad_input = np.empty((n, c) + tuple(input_size), dtype=grad_output.dtype)
+
+    def scatter_chunk(start, stop):
+        grad_input[start:stop] = _max_pool_backward_chunk(
+            grad_output[start:stop], taps[start:stop], input_size,
+            kernel_size, stride, padding, dilation)
+
+    parallel.map_batch_chunks(scatter_chunk, n, grad_input.size, grad_output)
+    return grad_input
+
+
+def _max_pool_backward_chunk(grad_output, taps, input_size, kernel_size,
+                             stride, padding, dilation):
+    """max_pool2d_backward of the images of grad_output, a new array."""
     n, c, oh, ow = grad_output.shape
     (h, w), (kh, kw), (sh, sw), (ph, pw), (dh, dw) = input_size, \
         kernel_size, stride, padding, dilation
