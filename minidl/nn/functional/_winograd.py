@@ -256,8 +256,13 @@ def kernel_grad_from_transformed(du):
 # batch 128, float32; a shared, noisy machine): Winograd took 0.3 to 0.8
 # times the time from 32 channels in and out on images of 4x4 to 16x16
 # (ResNet-20's last two stages); with 16 channels, on 2x2 images, or on
-# 32x32 ones (where a chunk, one image at least, no longer fits in a core's
-# cache), it was no faster or slower.
+# 32x32 ones, it was no faster or slower. At 16 channels and 32x32
+# (ResNet-20's first stage) a chunk is already small, about 3 images, the
+# size of a 16x16 chunk; chunks of one image measured 1.7 to 2 times
+# slower (and bands of tile rows would be smaller still), the fixed cost
+# of each chunk's some 30 NumPy calls outweighing the arithmetic saved. So
+# that stage stays with im2col (Winograd took 1.4x its time forward, 1.6x
+# backward).
 MIN_CHANNELS = 32
 MIN_SIZE = 4
 MAX_SIZE = 16
