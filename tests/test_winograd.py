@@ -238,14 +238,15 @@ def test_the_route_is_taken_at_resnet_stage_shapes(monkeypatch, channels,
     """Forward and backward of a ResNet 3x3 convolution go through the
     Winograd kernels (and a stride-2 one does not)."""
     forward = _counting(monkeypatch, "winograd_conv2d_into")
-    weight_part = _counting(monkeypatch, "winograd_weight_grad_part")
+    # dx and dW's part at once (the fused backward that conv2d uses)
+    weight_part = _counting(monkeypatch, "winograd_grads_part")
     rng = np.random.default_rng(4)
     x = minidl.tensor(_random(rng, (2, channels, size, size), np.float32),
                       requires_grad=True)
     w = minidl.tensor(_random(rng, (channels, channels, 3, 3), np.float32),
                       requires_grad=True)
     F.conv2d(x, w, padding=1).sum().backward()
-    # the forward and dx (a Winograd convolution of gy), then dW
+    # the forward, then dx and dW
     assert bool(forward) == routed and bool(weight_part) == routed
     calls = len(forward), len(weight_part)
     F.conv2d(x, w, stride=2, padding=1).sum().backward()

@@ -89,23 +89,27 @@ def _both_sides(matrix, a, slot=None):
     out[p, q, r] = sum over i, j of M[p, i] a[i, j, r] M[q, j], for M (P, I).
 
     Two matrix products with a short inner dimension (6 or 4): the first
-    over axis i with the rest flattened, the second over axis j, one
-    product per row p (matmul broadcasts M over them). R stays innermost,
-    so the result is already laid out for the products that follow. With a
-    `slot`, the result is a scratch buffer of that name (valid until the
-    next call on this thread): a fresh array of this size would cost more
-    than the products that fill it (see ``_workspace.py``).
+    over axis j, one product per i (matmul broadcasts M over them), the
+    second over axis i with the rest flattened. R stays innermost, so the
+    result is already laid out for the products that follow; and a that is
+    a view with only its last axis contiguous (rows and columns 1 to 4 of
+    the tiles) is read in place. With a `slot`, the result is a scratch
+    buffer of that name (valid until the next call on this thread): a
+    fresh array of this size would cost more than the products that fill
+    it (see ``_workspace.py``).
     """
     xp = get_array_module(a)
     rows_out = matrix.shape[0]
-    rows_in, cols_in, rest = a.shape
+    rows_in, _, rest = a.shape
     if slot is None:
-        rows = xp.matmul(matrix, a.reshape(rows_in, cols_in * rest))
-        return xp.matmul(matrix, rows.reshape(rows_out, cols_in, rest))
-    rows = scratch(slot + "_rows", (rows_out, cols_in * rest), a)
-    xp.matmul(matrix, a.reshape(rows_in, cols_in * rest), out=rows)
+        rows = xp.matmul(matrix, a)  # (I, P, R)
+        return xp.matmul(matrix, rows.reshape(rows_in, rows_out * rest)) \
+            .reshape(rows_out, rows_out, rest)
+    rows = scratch(slot + "_rows", (rows_in, rows_out, rest), a)
+    xp.matmul(matrix, a, out=rows)
     out = scratch(slot, (rows_out, rows_out, rest), a)
-    xp.matmul(matrix, rows.reshape(rows_out, cols_in, rest), out=out)
+    xp.matmul(matrix, rows.reshape(rows_in, rows_out * rest),
+              out=out.reshape(rows_out, rows_out * rest))
     return out
 
 
@@ -151,6 +155,29 @@ def _gather_tiles_into(gathered, x):
     gathered[5, :, :, -1] = 0
 
 
+def _gathered_tiles(x):
+    """The 6x6 tiles of x (N, C, H, W), padded by 1, channels last:
+    (6, 6, N, tiles_h, tiles_w, C), in a scratch buffer (valid until the
+    next call on this thread); see :func:`_gather_tiles_into`."""
+    n, c, h, w = x.shape
+    tiles_h, tiles_w = tile_counts((h, w))
+    gathered = scratch("winograd_tiles", (INPUT_TILE, INPUT_TILE, n, tiles_h,
+                                          tiles_w, c), x)
+    _gather_tiles_into(gathered, x)
+    return gathered
+
+
+def _input_transform(gathered):
+    """V = B^T d B for every gathered tile d (6, 6, N, tiles_h, tiles_w, C):
+    (36, N * tiles_h * tiles_w, C), in a scratch buffer (valid until the
+    next call on this thread)."""
+    c = gathered.shape[-1]
+    v = _both_sides(_matrix(INPUT_TRANSFORM_T, gathered),
+                    gathered.reshape(INPUT_TILE, INPUT_TILE, -1),
+                    "winograd_input_tiles")
+    return v.reshape(INPUT_TILE * INPUT_TILE, -1, c)
+
+
 def transformed_input_tiles(x):
     """V = B^T d B for every 6x6 tile d of x (N, C, H, W), padded by 1:
     (36, N * tiles_h * tiles_w, C), in a scratch buffer (valid until the
@@ -160,15 +187,7 @@ def transformed_input_tiles(x):
     neighbouring tiles overlap by 2 rows or columns. The padding is 1 before
     and as much after as the last tile needs (zeros past the input).
     """
-    n, c, h, w = x.shape
-    tiles_h, tiles_w = tile_counts((h, w))
-    gathered = scratch("winograd_tiles", (INPUT_TILE, INPUT_TILE, n, tiles_h,
-                                          tiles_w, c), x)
-    _gather_tiles_into(gathered, x)
-    v = _both_sides(_matrix(INPUT_TRANSFORM_T, x),
-                    gathered.reshape(INPUT_TILE, INPUT_TILE, -1),
-                    "winograd_input_tiles")
-    return v.reshape(INPUT_TILE * INPUT_TILE, n * tiles_h * tiles_w, c)
+    return _input_transform(_gathered_tiles(x))
 
 
 def winograd_conv2d_into(y, x, u):
@@ -177,11 +196,16 @@ def winograd_conv2d_into(y, x, u):
     (36, C_in, C_out): per tile, A^T (U * V) A, the element-wise product
     summed over the input channels as 36 matrix products
     (36, tiles, C_in) @ (36, C_in, C_out)."""
-    xp = get_array_module(x)
-    n, _, h, w = x.shape
-    c_out = u.shape[2]
+    _outputs_from_tiles_into(y, transformed_input_tiles(x), u)
+
+
+def _outputs_from_tiles_into(y, v, u):
+    """Write y (N, C_out, H, W) from the transformed tiles v
+    (36, tiles, C_in) of its input and U (36, C_in, C_out): the products,
+    then A^T (U * V) A per tile, scattered into place."""
+    xp = get_array_module(v)
+    n, c_out, h, w = y.shape
     tiles_h, tiles_w = tile_counts((h, w))
-    v = transformed_input_tiles(x)
     products = scratch("winograd_products", (u.shape[0], v.shape[1], c_out), v)
     xp.matmul(v, u, out=products)
     blocks = _both_sides(_matrix(OUTPUT_TRANSFORM_T, v),
@@ -207,6 +231,17 @@ def flipped_kernel(weight):
     return weight.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]
 
 
+def _output_grad_transform(blocks):
+    """A g A^T for every 4x4 block g of blocks (4, 4, N, tiles_h, tiles_w,
+    C_out) (a view whose last axis is contiguous will do): (36, tiles,
+    C_out), the adjoint of the output transform, in the layout of the
+    weight gradient's products, in a scratch buffer."""
+    c_out = blocks.shape[-1]
+    a = _matrix(OUTPUT_TRANSFORM_T, blocks).T  # A, (6, 4)
+    g = _both_sides(a, blocks.reshape(TILE, TILE, -1), "winograd_grads")
+    return g.reshape(INPUT_TILE * INPUT_TILE, -1, c_out)
+
+
 def transformed_output_grads(gy):
     """A gy A^T for every 4x4 block of gy (N, C_out, H, W) (zeros past its
     end): (36, N * tiles_h * tiles_w, C_out), the adjoint of the output
@@ -218,9 +253,7 @@ def transformed_output_grads(gy):
     gathered = scratch("winograd_grad_blocks", (TILE, TILE, n, tiles_h,
                                                 tiles_w, c_out), gy)
     gathered[...] = blocks.transpose(3, 5, 0, 2, 4, 1)  # channels last
-    a = _matrix(OUTPUT_TRANSFORM_T, gy).T  # A, (6, 4)
-    g = _both_sides(a, gathered.reshape(TILE, TILE, -1), "winograd_grads")
-    return g.reshape(INPUT_TILE * INPUT_TILE, n * tiles_h * tiles_w, c_out)
+    return _output_grad_transform(gathered)
 
 
 def winograd_weight_grad_part(x, gy):
@@ -235,6 +268,20 @@ def winograd_weight_grad_part(x, gy):
     xp = get_array_module(x)
     g = transformed_output_grads(gy)  # (36, tiles, C_out)
     v = transformed_input_tiles(x)    # (36, tiles, C_in)
+    return xp.matmul(v.transpose(0, 2, 1), g)  # BLAS reads v transposed
+
+
+def winograd_grads_part(dx, x, gy, u_flipped):
+    """Write dx (N, C_in, H, W), the convolution of gy with the flipped
+    kernel (U = u_flipped), and return the images' part of dU, as
+    :func:`winograd_conv2d_into` and :func:`winograd_weight_grad_part` do,
+    with gy gathered once: rows and columns 1 to 4 of gy's 6x6 tiles are
+    its 4x4 blocks, the ones dU needs."""
+    xp = get_array_module(x)
+    tiles = _gathered_tiles(gy)
+    g = _output_grad_transform(tiles[1:5, 1:5])  # before the scratch is reused
+    _outputs_from_tiles_into(dx, _input_transform(tiles), u_flipped)
+    v = transformed_input_tiles(x)
     return xp.matmul(v.transpose(0, 2, 1), g)  # BLAS reads v transposed
 
 
