@@ -30,7 +30,7 @@ input's size): :func:`winograd_conv2d_into` (y, from the kernel's
 :func:`transformed_kernel`; dx is the same convolution of gy with the
 :func:`flipped_kernel`), and :func:`winograd_weight_grad_part` with
 :func:`kernel_grad_from_transformed` (dW, through the transposes of the
-same maps). Their callers in ``_conv_arithmetic.py`` split the batch into
+same maps); :func:`winograd_grads_part` makes dx and dW's part at once. Their callers in ``_conv_arithmetic.py`` split the batch into
 chunks (see :mod:`minidl.parallel`) and decide where this route is used
 (:func:`conv2d_prefers_winograd`; the GPU's version in
 ``minidl/kernels/cuda_conv.py`` keeps im2col).
@@ -126,24 +126,33 @@ def transformed_kernel(weight):
     return u.reshape(INPUT_TILE * INPUT_TILE, c_in, c_out)
 
 
+def _gather_blocks_into(blocks, x):
+    """blocks[p, q, n, ty, tx, c] = x[n, c, 4 ty + p, 4 tx + q] (0 past the
+    end of x): the 4x4 blocks of x (N, C, H, W), channels last.
+
+    One copy (from x itself, or, when H or W is not a multiple of 4, from x
+    padded after its end), its innermost loop over the C channels (4 to 7
+    times faster, measured, than one over the few tiles of a row).
+    """
+    _, _, n, tiles_h, tiles_w, c = blocks.shape
+    covered = pad_to_cover(x, (0, 0), (TILE * tiles_h, TILE * tiles_w), 0)
+    in_order = covered.reshape(n, c, tiles_h, TILE, tiles_w, TILE)
+    blocks[...] = in_order.transpose(3, 5, 0, 2, 4, 1)
+
+
 def _gather_tiles_into(gathered, x):
     """gathered[i, j, n, ty, tx, c] = x[n, c, 4 ty + i - 1, 4 tx + j - 1]
     (0 outside x): the 6x6 tiles of x padded by 1, channels last.
 
     No padded copy of x is made. Rows and columns 1 to 4 of the tiles are
-    the 4x4 blocks of x, which do not overlap: one copy (from x itself,
-    or, when H or W is not a multiple of 4, from x padded after its end)
-    moves them into place, its innermost loop over the C channels (4 to 7
-    times faster, measured, than one over the few tiles of a row). A
-    tile's first row (i = 0) is the row above its block, row 4 of the tile
-    above (zeros for the top tiles), and its last row (i = 5) is row 1 of
-    the tile below (zeros for the bottom ones); so do columns. These are
-    copied inside `gathered`, between contiguous runs of C channels.
+    the 4x4 blocks of x, which do not overlap: one copy moves them into
+    place (:func:`_gather_blocks_into`). A tile's first row (i = 0) is the
+    row above its block, row 4 of the tile above (zeros for the top
+    tiles), and its last row (i = 5) is row 1 of the tile below (zeros for
+    the bottom ones); so do columns. These are copied inside `gathered`,
+    between contiguous runs of C channels.
     """
-    _, _, n, tiles_h, tiles_w, c = gathered.shape
-    covered = pad_to_cover(x, (0, 0), (TILE * tiles_h, TILE * tiles_w), 0)
-    blocks = covered.reshape(n, c, tiles_h, TILE, tiles_w, TILE)
-    gathered[1:5, 1:5] = blocks.transpose(3, 5, 0, 2, 4, 1)
+    _gather_blocks_into(gathered[1:5, 1:5], x)
     inner_rows = gathered[1:5]  # columns 0 and 5 from the tiles beside
     inner_rows[:, 0, :, :, 1:] = inner_rows[:, 4, :, :, :-1]
     inner_rows[:, 0, :, :, 0] = 0
@@ -248,12 +257,10 @@ def transformed_output_grads(gy):
     transform, in the layout of the weight gradient's products."""
     n, c_out, h, w = gy.shape
     tiles_h, tiles_w = tile_counts((h, w))
-    padded = pad_to_cover(gy, (0, 0), (TILE * tiles_h, TILE * tiles_w), 0)
-    blocks = padded.reshape(n, c_out, tiles_h, TILE, tiles_w, TILE)
-    gathered = scratch("winograd_grad_blocks", (TILE, TILE, n, tiles_h,
-                                                tiles_w, c_out), gy)
-    gathered[...] = blocks.transpose(3, 5, 0, 2, 4, 1)  # channels last
-    return _output_grad_transform(gathered)
+    blocks = scratch("winograd_grad_blocks", (TILE, TILE, n, tiles_h,
+                                              tiles_w, c_out), gy)
+    _gather_blocks_into(blocks, gy)
+    return _output_grad_transform(blocks)
 
 
 def winograd_weight_grad_part(x, gy):
