@@ -97,7 +97,11 @@ def test_evaluate_reads_a_finetune_checkpoint(tiny_data, tmp_path, model_file):
             out / name, tiny_data, "--subset", "val", "--val-split", "0.25",
             "--seed", "3"))
         assert report["accuracy"] == logged[-1]["val_accuracy"], name
-        assert report["loss"] == pytest.approx(logged[-1]["val_loss"], rel=1e-6)
+        # Not the same bits: evaluate's batches differ from the run's (8),
+        # and a batch's chunks of images share matrix products (Winograd's
+        # tiles, im2col's small images), so float32 rounding differs by
+        # about 1e-6 of the loss (measured 0.5e-6 and 1.1e-6).
+        assert report["loss"] == pytest.approx(logged[-1]["val_loss"], rel=1e-5)
 
 
 def test_evaluate_command_prints_and_writes_json(model_file, tiny_data,

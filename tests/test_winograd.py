@@ -94,6 +94,24 @@ def test_the_transforms_filter_in_one_dimension():
                                atol=1e-14 * np.abs(d).sum() * np.abs(g).sum())
 
 
+@pytest.mark.parametrize("h, w", [(1, 1), (4, 4), (5, 9), (8, 8), (11, 6)])
+def test_the_tiles_are_the_windows_of_the_padded_input(h, w):
+    """Each gathered tile, made without padding x, is the 6x6 window at
+    row 4 ty, column 4 tx of x padded by 1 before and by zeros after, read
+    one value at a time; the buffer starts filled with NaN, so a position
+    the gather never writes fails too."""
+    x = _random(np.random.default_rng(0), (2, 3, h, w))
+    tiles_h, tiles_w = winograd.tile_counts((h, w))
+    padded = np.zeros((2, 3, 4 * tiles_h + 2, 4 * tiles_w + 2))
+    padded[:, :, 1:h + 1, 1:w + 1] = x
+    gathered = np.full((6, 6, 2, tiles_h, tiles_w, 3), np.nan)
+    winograd._gather_tiles_into(gathered, x)
+    for i, j, ty, tx in np.ndindex(6, 6, tiles_h, tiles_w):
+        window_value = padded[:, :, 4 * ty + i, 4 * tx + j]  # (N, C)
+        assert np.array_equal(gathered[i, j, :, ty, tx], window_value), \
+            (i, j, ty, tx)
+
+
 shapes = st.tuples(st.integers(1, 3), st.integers(1, 5), st.integers(1, 5),
                    st.integers(1, 11), st.integers(1, 11))
 
@@ -220,14 +238,15 @@ def test_the_route_is_taken_at_resnet_stage_shapes(monkeypatch, channels,
     """Forward and backward of a ResNet 3x3 convolution go through the
     Winograd kernels (and a stride-2 one does not)."""
     forward = _counting(monkeypatch, "winograd_conv2d_into")
-    weight_part = _counting(monkeypatch, "winograd_weight_grad_part")
+    # dx and dW's part at once (the fused backward that conv2d uses)
+    weight_part = _counting(monkeypatch, "winograd_grads_part")
     rng = np.random.default_rng(4)
     x = minidl.tensor(_random(rng, (2, channels, size, size), np.float32),
                       requires_grad=True)
     w = minidl.tensor(_random(rng, (channels, channels, 3, 3), np.float32),
                       requires_grad=True)
     F.conv2d(x, w, padding=1).sum().backward()
-    # the forward and dx (a Winograd convolution of gy), then dW
+    # the forward, then dx and dW
     assert bool(forward) == routed and bool(weight_part) == routed
     calls = len(forward), len(weight_part)
     F.conv2d(x, w, stride=2, padding=1).sum().backward()

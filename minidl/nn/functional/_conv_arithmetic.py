@@ -302,10 +302,8 @@ def _winograd_grads_into(dx, x, gy, weight):
     u_flipped = _winograd.transformed_kernel(_winograd.flipped_kernel(weight))
 
     def chunk_grads(start, stop):
-        _winograd.winograd_conv2d_into(dx[start:stop], gy[start:stop],
-                                       u_flipped)
-        return _winograd.winograd_weight_grad_part(x[start:stop],
-                                                   gy[start:stop])
+        return _winograd.winograd_grads_part(dx[start:stop], x[start:stop],
+                                             gy[start:stop], u_flipped)
 
     elements = _winograd.chunk_elements(n, c_in, c_out, (h, w))
     du = sum(parallel.map_batch_chunks(chunk_grads, n, elements, x))

@@ -30,7 +30,7 @@ input's size): :func:`winograd_conv2d_into` (y, from the kernel's
 :func:`transformed_kernel`; dx is the same convolution of gy with the
 :func:`flipped_kernel`), and :func:`winograd_weight_grad_part` with
 :func:`kernel_grad_from_transformed` (dW, through the transposes of the
-same maps). Their callers in ``_conv_arithmetic.py`` split the batch into
+same maps); :func:`winograd_grads_part` makes dx and dW's part at once. Their callers in ``_conv_arithmetic.py`` split the batch into
 chunks (see :mod:`minidl.parallel`) and decide where this route is used
 (:func:`conv2d_prefers_winograd`; the GPU's version in
 ``minidl/kernels/cuda_conv.py`` keeps im2col).
@@ -89,23 +89,27 @@ def _both_sides(matrix, a, slot=None):
     out[p, q, r] = sum over i, j of M[p, i] a[i, j, r] M[q, j], for M (P, I).
 
     Two matrix products with a short inner dimension (6 or 4): the first
-    over axis i with the rest flattened, the second over axis j, one
-    product per row p (matmul broadcasts M over them). R stays innermost,
-    so the result is already laid out for the products that follow. With a
-    `slot`, the result is a scratch buffer of that name (valid until the
-    next call on this thread): a fresh array of this size would cost more
-    than the products that fill it (see ``_workspace.py``).
+    over axis j, one product per i (matmul broadcasts M over them), the
+    second over axis i with the rest flattened. R stays innermost, so the
+    result is already laid out for the products that follow; and a that is
+    a view with only its last axis contiguous (rows and columns 1 to 4 of
+    the tiles) is read in place. With a `slot`, the result is a scratch
+    buffer of that name (valid until the next call on this thread): a
+    fresh array of this size would cost more than the products that fill
+    it (see ``_workspace.py``).
     """
     xp = get_array_module(a)
     rows_out = matrix.shape[0]
-    rows_in, cols_in, rest = a.shape
+    rows_in, _, rest = a.shape
     if slot is None:
-        rows = xp.matmul(matrix, a.reshape(rows_in, cols_in * rest))
-        return xp.matmul(matrix, rows.reshape(rows_out, cols_in, rest))
-    rows = scratch(slot + "_rows", (rows_out, cols_in * rest), a)
-    xp.matmul(matrix, a.reshape(rows_in, cols_in * rest), out=rows)
+        rows = xp.matmul(matrix, a)  # (I, P, R)
+        return xp.matmul(matrix, rows.reshape(rows_in, rows_out * rest)) \
+            .reshape(rows_out, rows_out, rest)
+    rows = scratch(slot + "_rows", (rows_in, rows_out, rest), a)
+    xp.matmul(matrix, a, out=rows)
     out = scratch(slot, (rows_out, rows_out, rest), a)
-    xp.matmul(matrix, rows.reshape(rows_out, cols_in, rest), out=out)
+    xp.matmul(matrix, rows.reshape(rows_in, rows_out * rest),
+              out=out.reshape(rows_out, rows_out * rest))
     return out
 
 
@@ -122,6 +126,67 @@ def transformed_kernel(weight):
     return u.reshape(INPUT_TILE * INPUT_TILE, c_in, c_out)
 
 
+def _gather_blocks_into(blocks, x):
+    """blocks[p, q, n, ty, tx, c] = x[n, c, 4 ty + p, 4 tx + q] (0 past the
+    end of x): the 4x4 blocks of x (N, C, H, W), channels last.
+
+    One copy (from x itself, or, when H or W is not a multiple of 4, from x
+    padded after its end), its innermost loop over the C channels (4 to 7
+    times faster, measured, than one over the few tiles of a row).
+    """
+    _, _, n, tiles_h, tiles_w, c = blocks.shape
+    covered = pad_to_cover(x, (0, 0), (TILE * tiles_h, TILE * tiles_w), 0)
+    in_order = covered.reshape(n, c, tiles_h, TILE, tiles_w, TILE)
+    blocks[...] = in_order.transpose(3, 5, 0, 2, 4, 1)
+
+
+def _gather_tiles_into(gathered, x):
+    """gathered[i, j, n, ty, tx, c] = x[n, c, 4 ty + i - 1, 4 tx + j - 1]
+    (0 outside x): the 6x6 tiles of x padded by 1, channels last.
+
+    No padded copy of x is made. Rows and columns 1 to 4 of the tiles are
+    the 4x4 blocks of x, which do not overlap: one copy moves them into
+    place (:func:`_gather_blocks_into`). A tile's first row (i = 0) is the
+    row above its block, row 4 of the tile above (zeros for the top
+    tiles), and its last row (i = 5) is row 1 of the tile below (zeros for
+    the bottom ones); so do columns. These are copied inside `gathered`,
+    between contiguous runs of C channels.
+    """
+    _gather_blocks_into(gathered[1:5, 1:5], x)
+    inner_rows = gathered[1:5]  # columns 0 and 5 from the tiles beside
+    inner_rows[:, 0, :, :, 1:] = inner_rows[:, 4, :, :, :-1]
+    inner_rows[:, 0, :, :, 0] = 0
+    inner_rows[:, 5, :, :, :-1] = inner_rows[:, 1, :, :, 1:]
+    inner_rows[:, 5, :, :, -1] = 0
+    gathered[0, :, :, 1:] = gathered[4, :, :, :-1]  # rows 0 and 5, whole
+    gathered[0, :, :, 0] = 0
+    gathered[5, :, :, :-1] = gathered[1, :, :, 1:]
+    gathered[5, :, :, -1] = 0
+
+
+def _gathered_tiles(x):
+    """The 6x6 tiles of x (N, C, H, W), padded by 1, channels last:
+    (6, 6, N, tiles_h, tiles_w, C), in a scratch buffer (valid until the
+    next call on this thread); see :func:`_gather_tiles_into`."""
+    n, c, h, w = x.shape
+    tiles_h, tiles_w = tile_counts((h, w))
+    gathered = scratch("winograd_tiles", (INPUT_TILE, INPUT_TILE, n, tiles_h,
+                                          tiles_w, c), x)
+    _gather_tiles_into(gathered, x)
+    return gathered
+
+
+def _input_transform(gathered):
+    """V = B^T d B for every gathered tile d (6, 6, N, tiles_h, tiles_w, C):
+    (36, N * tiles_h * tiles_w, C), in a scratch buffer (valid until the
+    next call on this thread)."""
+    c = gathered.shape[-1]
+    v = _both_sides(_matrix(INPUT_TRANSFORM_T, gathered),
+                    gathered.reshape(INPUT_TILE, INPUT_TILE, -1),
+                    "winograd_input_tiles")
+    return v.reshape(INPUT_TILE * INPUT_TILE, -1, c)
+
+
 def transformed_input_tiles(x):
     """V = B^T d B for every 6x6 tile d of x (N, C, H, W), padded by 1:
     (36, N * tiles_h * tiles_w, C), in a scratch buffer (valid until the
@@ -131,29 +196,7 @@ def transformed_input_tiles(x):
     neighbouring tiles overlap by 2 rows or columns. The padding is 1 before
     and as much after as the last tile needs (zeros past the input).
     """
-    xp = get_array_module(x)
-    n, c, h, w = x.shape
-    tiles_h, tiles_w = tile_counts((h, w))
-    padded = pad_to_cover(x, (1, 1), (TILE * tiles_h + 2, TILE * tiles_w + 2),
-                          0)
-    n_step, c_step, h_step, w_step = padded.strides
-    # A view, no copy: (N, C, tiles_h, tiles_w, 6, 6), the tiles stepping
-    # 4 rows / columns, the positions inside a tile one.
-    tiles = xp.lib.stride_tricks.as_strided(
-        padded, shape=(n, c, tiles_h, tiles_w, INPUT_TILE, INPUT_TILE),
-        strides=(n_step, c_step, TILE * h_step, TILE * w_step, h_step,
-                 w_step))
-    # One copy gathers them with the tile positions first and the channels
-    # last, (6, 6, N, tiles_h, tiles_w, C): the layout of the products, and
-    # a copy whose innermost loop runs over the C channels (4 to 7 times
-    # faster, measured, than one over the few tiles of a row).
-    gathered = scratch("winograd_tiles", (INPUT_TILE, INPUT_TILE, n, tiles_h,
-                                          tiles_w, c), x)
-    gathered[...] = tiles.transpose(4, 5, 0, 2, 3, 1)
-    v = _both_sides(_matrix(INPUT_TRANSFORM_T, x),
-                    gathered.reshape(INPUT_TILE, INPUT_TILE, -1),
-                    "winograd_input_tiles")
-    return v.reshape(INPUT_TILE * INPUT_TILE, n * tiles_h * tiles_w, c)
+    return _input_transform(_gathered_tiles(x))
 
 
 def winograd_conv2d_into(y, x, u):
@@ -162,11 +205,16 @@ def winograd_conv2d_into(y, x, u):
     (36, C_in, C_out): per tile, A^T (U * V) A, the element-wise product
     summed over the input channels as 36 matrix products
     (36, tiles, C_in) @ (36, C_in, C_out)."""
-    xp = get_array_module(x)
-    n, _, h, w = x.shape
-    c_out = u.shape[2]
+    _outputs_from_tiles_into(y, transformed_input_tiles(x), u)
+
+
+def _outputs_from_tiles_into(y, v, u):
+    """Write y (N, C_out, H, W) from the transformed tiles v
+    (36, tiles, C_in) of its input and U (36, C_in, C_out): the products,
+    then A^T (U * V) A per tile, scattered into place."""
+    xp = get_array_module(v)
+    n, c_out, h, w = y.shape
     tiles_h, tiles_w = tile_counts((h, w))
-    v = transformed_input_tiles(x)
     products = scratch("winograd_products", (u.shape[0], v.shape[1], c_out), v)
     xp.matmul(v, u, out=products)
     blocks = _both_sides(_matrix(OUTPUT_TRANSFORM_T, v),
@@ -192,20 +240,27 @@ def flipped_kernel(weight):
     return weight.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]
 
 
+def _output_grad_transform(blocks):
+    """A g A^T for every 4x4 block g of blocks (4, 4, N, tiles_h, tiles_w,
+    C_out) (a view whose last axis is contiguous will do): (36, tiles,
+    C_out), the adjoint of the output transform, in the layout of the
+    weight gradient's products, in a scratch buffer."""
+    c_out = blocks.shape[-1]
+    a = _matrix(OUTPUT_TRANSFORM_T, blocks).T  # A, (6, 4)
+    g = _both_sides(a, blocks.reshape(TILE, TILE, -1), "winograd_grads")
+    return g.reshape(INPUT_TILE * INPUT_TILE, -1, c_out)
+
+
 def transformed_output_grads(gy):
     """A gy A^T for every 4x4 block of gy (N, C_out, H, W) (zeros past its
     end): (36, N * tiles_h * tiles_w, C_out), the adjoint of the output
     transform, in the layout of the weight gradient's products."""
     n, c_out, h, w = gy.shape
     tiles_h, tiles_w = tile_counts((h, w))
-    padded = pad_to_cover(gy, (0, 0), (TILE * tiles_h, TILE * tiles_w), 0)
-    blocks = padded.reshape(n, c_out, tiles_h, TILE, tiles_w, TILE)
-    gathered = scratch("winograd_grad_blocks", (TILE, TILE, n, tiles_h,
-                                                tiles_w, c_out), gy)
-    gathered[...] = blocks.transpose(3, 5, 0, 2, 4, 1)  # channels last
-    a = _matrix(OUTPUT_TRANSFORM_T, gy).T  # A, (6, 4)
-    g = _both_sides(a, gathered.reshape(TILE, TILE, -1), "winograd_grads")
-    return g.reshape(INPUT_TILE * INPUT_TILE, n * tiles_h * tiles_w, c_out)
+    blocks = scratch("winograd_grad_blocks", (TILE, TILE, n, tiles_h,
+                                              tiles_w, c_out), gy)
+    _gather_blocks_into(blocks, gy)
+    return _output_grad_transform(blocks)
 
 
 def winograd_weight_grad_part(x, gy):
@@ -220,6 +275,20 @@ def winograd_weight_grad_part(x, gy):
     xp = get_array_module(x)
     g = transformed_output_grads(gy)  # (36, tiles, C_out)
     v = transformed_input_tiles(x)    # (36, tiles, C_in)
+    return xp.matmul(v.transpose(0, 2, 1), g)  # BLAS reads v transposed
+
+
+def winograd_grads_part(dx, x, gy, u_flipped):
+    """Write dx (N, C_in, H, W), the convolution of gy with the flipped
+    kernel (U = u_flipped), and return the images' part of dU, as
+    :func:`winograd_conv2d_into` and :func:`winograd_weight_grad_part` do,
+    with gy gathered once: rows and columns 1 to 4 of gy's 6x6 tiles are
+    its 4x4 blocks, the ones dU needs."""
+    xp = get_array_module(x)
+    tiles = _gathered_tiles(gy)
+    g = _output_grad_transform(tiles[1:5, 1:5])  # before the scratch is reused
+    _outputs_from_tiles_into(dx, _input_transform(tiles), u_flipped)
+    v = transformed_input_tiles(x)
     return xp.matmul(v.transpose(0, 2, 1), g)  # BLAS reads v transposed
 
 
@@ -241,8 +310,13 @@ def kernel_grad_from_transformed(du):
 # batch 128, float32; a shared, noisy machine): Winograd took 0.3 to 0.8
 # times the time from 32 channels in and out on images of 4x4 to 16x16
 # (ResNet-20's last two stages); with 16 channels, on 2x2 images, or on
-# 32x32 ones (where a chunk, one image at least, no longer fits in a core's
-# cache), it was no faster or slower.
+# 32x32 ones, it was no faster or slower. At 16 channels and 32x32
+# (ResNet-20's first stage) a chunk is already small, about 3 images, the
+# size of a 16x16 chunk; chunks of one image measured 1.7 to 2 times
+# slower (and bands of tile rows would be smaller still), the fixed cost
+# of each chunk's some 30 NumPy calls outweighing the arithmetic saved. So
+# that stage stays with im2col (Winograd took 1.4x its time forward, 1.6x
+# backward).
 MIN_CHANNELS = 32
 MIN_SIZE = 4
 MAX_SIZE = 16
