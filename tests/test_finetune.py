@@ -17,6 +17,7 @@ import minidl
 from minidl import finetune, models
 from minidl.nn import functional as F
 from minidl.training import pretrained
+from minidl.data import DataLoader
 from minidl.training.early_stopping import BestTracker
 from minidl.training.freeze import apply_freeze, parse_freeze, stage_count
 from minidl.training.loop import FGSM, EvalResult
@@ -543,3 +544,23 @@ def test_progress_bar_into_a_file_writes_lines():
     text = stream.getvalue()
     assert "\r" not in text and text.count("\n") == 1
     assert "3/3 loss 2.0000" in text and " img/s in 0:00" in text
+
+
+@pytest.mark.parametrize("given, expected", [([], 0), (["--num-workers", "3"], 3)])
+def test_loader_threads_default_to_none_on_the_cpu(tiny_data, weights_file,
+                                                   tmp_path, monkeypatch,
+                                                   given, expected):
+    """On the CPU, loader threads cost the step more than they save
+    (training/data.py: default_num_workers); --num-workers overrides."""
+    made = []
+
+    def recording_loader(*args, **kwargs):
+        made.append(kwargs["num_workers"])
+        return DataLoader(*args, **kwargs)
+    monkeypatch.setattr(finetune, "DataLoader", recording_loader)
+    args = base_args(tiny_data, tmp_path / "out", weights_file, "--epochs",
+                     "1", "--limit-train-batches", "1")
+    at = args.index("--num-workers")
+    del args[at:at + 2]  # base_args gives one; this test chooses
+    assert finetune.main(args + given) == 0
+    assert made == [expected]

@@ -99,6 +99,21 @@ def build_eval_transform(mean, std):
     return T.Compose([T.ToTensor(), T.Normalize(mean, std)])
 
 
+def default_num_workers(device):
+    """Background threads making batches when ``--num-workers`` is left out:
+    none on the CPU, 2 on a GPU.
+
+    On the CPU a batch of the README recipe costs about 8 ms to make
+    against a 700 ms step, so making it in the background could save about
+    1%; but loader threads compete with minidl's own compute threads for
+    the cores and for Python's global lock, and on 2 cores they cost 4 to
+    8% of the step (``python -m benchmarks.run --data ...``: the cases
+    ``finetune_steps`` against ``finetune_steps_sync``). On a GPU the step
+    is short and the host is otherwise idle, so the overlap pays.
+    """
+    return 0 if device.type == "cpu" else 2
+
+
 def eval_loader(dataset, transform, batch_size, device, num_workers):
     """Batches in order, for evaluation."""
     return DataLoader(dataset, batch_size=batch_size, shuffle=False,
