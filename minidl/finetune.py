@@ -152,8 +152,8 @@ def build_parser():
     data.add_argument("--num-workers", type=check.non_negative_int,
                       default=None,
                       help="threads preparing batches (default: none on the "
-                      "CPU, where they slow the step down more than they "
-                      "save; 2 on a GPU)")
+                      "CPU, where a batch costs ~1%% of a step to make; 2 on "
+                      "a GPU)")
     add_data_arguments(data)
 
     optim = parser.add_argument_group("optimisation")

@@ -550,8 +550,9 @@ def test_progress_bar_into_a_file_writes_lines():
 def test_loader_threads_default_to_none_on_the_cpu(tiny_data, weights_file,
                                                    tmp_path, monkeypatch,
                                                    given, expected):
-    """On the CPU, loader threads cost the step more than they save
-    (training/data.py: default_num_workers); --num-workers overrides."""
+    """On the CPU, loader threads could save at most the ~1% of a step that
+    making a batch costs (training/data.py: default_num_workers), so there
+    are none by default; --num-workers overrides."""
     made = []
 
     def recording_loader(*args, **kwargs):

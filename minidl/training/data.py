@@ -104,12 +104,14 @@ def default_num_workers(device):
     none on the CPU, 2 on a GPU.
 
     On the CPU a batch of the README recipe costs about 8 ms to make
-    against a 700 ms step, so making it in the background could save about
-    1%; but loader threads compete with minidl's own compute threads for
-    the cores and for Python's global lock, and on 2 cores they cost 4 to
-    8% of the step (``python -m benchmarks.run --data ...``: the cases
-    ``finetune_steps`` against ``finetune_steps_sync``). On a GPU the step
-    is short and the host is otherwise idle, so the overlap pays.
+    against a 700 ms step, so making it in the background can save at most
+    about 1%, and the loader threads compete with minidl's own compute
+    threads for the cores and for Python's global lock. Measured on 2
+    cores, 10 alternating rounds of 8 steps: 798 ms a step with 2 loader
+    threads, 779 ms without (within the noise; ``python -m benchmarks.run
+    --data ...`` times both, ``finetune_steps`` and ``finetune_steps_sync``).
+    So the CPU default is the simpler one. On a GPU the step is short and
+    the host otherwise idle, so the overlap pays.
     """
     return 0 if device.type == "cpu" else 2
 
