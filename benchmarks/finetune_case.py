@@ -18,10 +18,11 @@ schedule (``minidl.training.schedule``).
 
 Two variants show what the data path costs:
 
-* ``finetune_steps``: the command's default, ``--num-workers 2`` (two
-  threads make the next batches while the step runs);
+* ``finetune_steps``: ``--num-workers 2`` (two threads make the next
+  batches while the step runs), as the PyTorch reference runs, and the
+  command on a GPU;
 * ``finetune_steps_sync``: ``--num-workers 0`` (each batch is made in the
-  loop, before its step).
+  loop, before its step), the command's default on the CPU.
 
 The model's starting weights do not change the time of a step (the
 products are dense), so both start from their framework's random
