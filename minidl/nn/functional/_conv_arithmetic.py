@@ -1,7 +1,8 @@
 """The arithmetic of 2-D convolution on plain arrays (the ops are in
 ``conv.py``).
 
-im2col copies every window of x into a column (see ``_im2col.py``), giving for each image a matrix of C_in*KH*KW rows and
+im2col copies every window of x into a column (see ``_im2col.py``), giving
+for each image a matrix of C_in*KH*KW rows and
 OH*OW columns; then one matrix product per group, W_g (C_out/G,
 C_in/G*KH*KW) @ cols_g, broadcast over the images, does all the arithmetic.
 On the CPU the batch is split into chunks of images that run at once on

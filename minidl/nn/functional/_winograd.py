@@ -30,8 +30,9 @@ input's size): :func:`winograd_conv2d_into` (y, from the kernel's
 :func:`transformed_kernel`; dx is the same convolution of gy with the
 :func:`flipped_kernel`), and :func:`winograd_weight_grad_part` with
 :func:`kernel_grad_from_transformed` (dW, through the transposes of the
-same maps); :func:`winograd_grads_part` makes dx and dW's part at once. Their callers in ``_conv_arithmetic.py`` split the batch into
-chunks (see :mod:`minidl.parallel`) and decide where this route is used
+same maps); :func:`winograd_grads_part` makes dx and dW's part at once.
+Their callers in ``_conv_arithmetic.py`` split the batch into chunks
+(see :mod:`minidl.parallel`) and decide where this route is used
 (:func:`conv2d_prefers_winograd`; the GPU's version in
 ``minidl/kernels/cuda_conv.py`` keeps im2col).
 """

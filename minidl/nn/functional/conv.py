@@ -12,7 +12,8 @@ with g = o // (C_out/G), and x read as 0 outside the input (padding).
 
 How it is computed, on arrays (im2col, then matrix products, on threads):
 ``_conv_arithmetic.py``; a ResNet's 3x3 stride-1 convolutions go by
-Winograd's F(4x4, 3x3) there (``_winograd.py``) where it is faster. This file holds the ops and the argument checks.
+Winograd's F(4x4, 3x3) there (``_winograd.py``) where it is faster. This
+file holds the ops and the argument checks.
 
 Gradients: ops, each the derivative of the others, so that backward
 of backward works:
