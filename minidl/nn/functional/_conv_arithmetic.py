@@ -1,10 +1,10 @@
 """The arithmetic of 2-D convolution on plain arrays (the ops are in
 ``conv.py``).
 
-im2col copies every window of x into a column (see ``_im2col.py``), giving
-for each image a matrix of C_in*KH*KW rows and
-OH*OW columns; then one matrix product per group, W_g (C_out/G,
-C_in/G*KH*KW) @ cols_g, broadcast over the images, does all the arithmetic.
+im2col copies every window of x into a column (see ``_im2col.py``),
+giving for each image a matrix of C_in*KH*KW rows and OH*OW columns; then
+one matrix product per group, W_g (C_out/G, C_in/G*KH*KW) @ cols_g,
+broadcast over the images, does all the arithmetic.
 On the CPU the batch is split into chunks of images that run at once on
 threads of their own (:mod:`minidl.parallel`).
 
@@ -42,6 +42,19 @@ def _few_positions(output_size):
     return output_size[0] * output_size[1] < FEW_POSITIONS
 
 
+def _route(x, weight_shape, output_size, stride, padding, dilation, groups):
+    """Which arithmetic a convolution takes once the taps that only read
+    padding are dropped: 'winograd' (:func:`uses_winograd`), else 'gemm'
+    (fewer than FEW_POSITIONS output positions per image: one product per
+    chunk of images, ``_conv_gemm.py``), else 'im2col' (one product per
+    image, this file)."""
+    if uses_winograd(x, weight_shape, stride, padding, dilation, groups):
+        return "winograd"
+    if _few_positions(output_size):
+        return "gemm"
+    return "im2col"
+
+
 def conv2d_array(x, weight, bias, stride, padding, dilation, groups,
                  output_size):
     """y (N, C_out, OH, OW) = conv2d(x, weight) + bias, on plain arrays.
@@ -55,16 +68,16 @@ def conv2d_array(x, weight, bias, stride, padding, dilation, groups,
     if live is not None:
         return conv2d_array(x, live.cut(weight), bias, stride, live.padding,
                             dilation, groups, output_size)
-    # One product per chunk (_conv_gemm.py), where Winograd does not apply.
-    if _few_positions(output_size) and not uses_winograd(
-            x, weight.shape, stride, padding, dilation, groups):
+    route = _route(x, weight.shape, output_size, stride, padding, dilation,
+                   groups)
+    if route == "gemm":
         return _conv_gemm.conv2d_array(x, weight, bias, stride, padding,
                                        dilation, groups, output_size)
     xp = get_array_module(x)
     n, c_in = x.shape[:2]
     c_out, _, kh, kw = weight.shape
     y = xp.empty((n, c_out) + tuple(output_size), dtype=x.dtype)
-    if uses_winograd(x, weight.shape, stride, padding, dilation, groups):
+    if route == "winograd":
         _winograd_conv2d_into(y, x, weight)
         if bias is not None:
             y += bias.reshape(1, c_out, 1, 1)
@@ -263,16 +276,16 @@ def conv2d_grads_stride_one(x, gy, weight, padding, dilation, groups):
         dx, dw = conv2d_grads_stride_one(x, gy, live.cut(weight),
                                          live.padding, dilation, groups)
         return dx, live.full_weight_gradient(dw, weight.shape[2:])
-    # One product per chunk (_conv_gemm.py), where Winograd does not apply.
-    if _few_positions(gy.shape[2:]) and not uses_winograd(
-            x, weight.shape, (1, 1), padding, dilation, groups):
+    route = _route(x, weight.shape, gy.shape[2:], (1, 1), padding, dilation,
+                   groups)
+    if route == "gemm":
         return _conv_gemm.conv2d_grads(x, gy, weight, (1, 1), padding,
                                        dilation, groups)
     xp = get_array_module(x)
     n, c_in, h, w = x.shape
     c_out, c_group, kh, kw = weight.shape
     dx = xp.empty_like(x)
-    if uses_winograd(x, weight.shape, (1, 1), padding, dilation, groups):
+    if route == "winograd":
         return dx, _winograd_grads_into(dx, x, gy, weight)
     flipped, flipped_padding = _flipped(weight, padding, dilation, groups)
 
@@ -338,17 +351,15 @@ def conv2d_weight_array(x, gy, kernel_size, stride, padding, dilation, groups):
         return live.full_weight_gradient(conv2d_weight_array(
             x, gy, live.kernel_size, stride, live.padding, dilation, groups),
             kernel_size)
-    # One product per chunk (_conv_gemm.py), where Winograd does not apply.
-    weight_shape = (gy.shape[1], x.shape[1] // groups) + tuple(kernel_size)
-    if _few_positions(gy.shape[2:]) and not uses_winograd(
-            x, weight_shape, stride, padding, dilation, groups):
-        return _conv_gemm.conv2d_weight_array(x, gy, kernel_size, stride,
-                                              padding, dilation, groups)
     n, c_in = x.shape[:2]
     c_out, oh, ow = gy.shape[1:]
     kh, kw = kernel_size
-    if uses_winograd(x, (c_out, c_in // groups, kh, kw), stride, padding,
-                     dilation, groups):
+    route = _route(x, (c_out, c_in // groups, kh, kw), (oh, ow), stride,
+                   padding, dilation, groups)
+    if route == "gemm":
+        return _conv_gemm.conv2d_weight_array(x, gy, kernel_size, stride,
+                                              padding, dilation, groups)
+    if route == "winograd":
         return _winograd_weight_grad(x, gy)
 
     def chunk_part(start, stop):
