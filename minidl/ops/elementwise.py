@@ -140,9 +140,8 @@ class ReLUBackward(Function):
     Shapes: g and y alike; z like g. One op that reads g and y and writes
     z, with no pass of its own to make the mask; split over minidl's
     threads, each chunk makes its own small mask. dz/dg is the same masking,
-    so this op's own backward is
-    itself; y gets no gradient (the mask is constant: its derivative is 0
-    wherever it is defined).
+    so this op's own backward is itself; y gets no gradient (the mask is
+    constant: its derivative is 0 wherever it is defined).
     """
 
     def to_save(self, inputs, outputs):

@@ -4,8 +4,8 @@ Convolution needs large temporary arrays (the column matrix of im2col is
 KH*KW times the size of its chunk of the input). A fresh array that size
 can cost more than the copy that fills it, because the operating system
 hands the memory over page by page on first touch. So each temporary has a
-named slot, and the array in that slot
-is kept and reused (grown when a larger one is asked for).
+named slot, and the array in that slot is kept and reused (grown when a
+larger one is asked for).
 
 Rules for users of a slot: the array comes uninitialised; it is valid until
 the next request for the same slot, so never return it or keep it (copy

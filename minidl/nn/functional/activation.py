@@ -5,8 +5,8 @@ and pad.
 sigmoid, tanh, softmax, log_softmax and pad are the ops of :mod:`minidl.ops`,
 given PyTorch's functional signatures here. relu and gelu are ops of their
 own (relu lives in :mod:`minidl.ops.elementwise`), written for speed: one
-pass forward, and a backward made of Tensor ops
-so it can be differentiated again.
+pass forward, and a backward made of Tensor ops so it can be
+differentiated again.
 """
 import math
 
