@@ -100,6 +100,8 @@ def test_inference_mode_as_context_manager_and_decorator():
         assert not (x * 2).requires_grad
     with minidl.inference_mode(False):
         assert (x * 2).requires_grad
+    with minidl.no_grad(), minidl.inference_mode(False):
+        assert not (x * 2).requires_grad  # False leaves the mode as it is
 
     @minidl.inference_mode
     def bare():

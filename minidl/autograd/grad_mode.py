@@ -49,9 +49,14 @@ class _GradMode:
     def __call__(self, func):
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
-            with self.__class__():
+            with self._fresh():
                 return func(*args, **kwargs)
         return wrapper
+
+    def _fresh(self):
+        """A new manager like this one: each call of a decorated function
+        enters its own (calls may nest or run in several threads)."""
+        return self.__class__()
 
 
 class no_grad(_GradMode):
