@@ -100,6 +100,23 @@ def assert_close(actual, expected, rtol=1e-7, atol=1e-9, name=""):
                                err_msg=name)
 
 
+def assert_matches_torch(torch, function, torch_function, arrays, rtol, atol,
+                         seed=0):
+    """function(*arrays) in minidl against torch_function(*arrays) in torch
+    (float64 arrays): the outputs, then every input's gradient for the same
+    random output gradient (drawn from `seed`)."""
+    inputs = [minidl.tensor(a, requires_grad=True) for a in arrays]
+    torch_inputs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out, torch_out = function(*inputs), torch_function(*torch_inputs)
+    assert_close(out, torch_out, rtol=rtol, atol=atol, name="output")
+    grad = np.random.default_rng(seed).standard_normal(tuple(torch_out.shape))
+    out.backward(minidl.tensor(grad))
+    torch_out.backward(torch.tensor(grad))
+    for i, (mine, theirs) in enumerate(zip(inputs, torch_inputs)):
+        assert_close(mine.grad, theirs.grad, rtol=rtol, atol=atol,
+                     name=f"grad of input {i}")
+
+
 def assert_value_error(fn, *fragments):
     """fn() raises ValueError, and its message contains every fragment."""
     with pytest.raises(ValueError) as info:

@@ -8,7 +8,7 @@ from hypothesis import given, strategies as st
 import minidl
 import minidl.nn.functional as F
 from minidl.autograd import gradcheck, gradgradcheck
-from conftest import assert_close
+from conftest import assert_close, assert_matches_torch
 
 # Values are O(1) and every output sums a handful of O(1) terms, so
 # float64 agrees to ~1e-15; these bounds leave room without hiding errors.
@@ -19,20 +19,10 @@ def _tensor(array, requires_grad=False):
     return minidl.tensor(array, requires_grad=requires_grad)
 
 
-def _compare_with_torch(torch, function, torch_function, arrays, seed=0,
-                        rtol=RTOL, atol=ATOL):
-    """function(*arrays) against torch_function(*torch tensors): outputs and
-    the gradients of every input for a random output gradient."""
-    inputs = [_tensor(a, True) for a in arrays]
-    tinputs = [torch.tensor(a, requires_grad=True) for a in arrays]
-    out, tout = function(*inputs), torch_function(*tinputs)
-    assert_close(out, tout, rtol=rtol, atol=atol, name="output")
-    grad = np.random.default_rng(seed).standard_normal(tuple(tout.shape))
-    out.backward(_tensor(grad))
-    tout.backward(torch.tensor(grad))
-    for i, (mine, theirs) in enumerate(zip(inputs, tinputs)):
-        assert_close(mine.grad, theirs.grad, rtol=rtol, atol=atol,
-                     name=f"grad of input {i}")
+def _compare_with_torch(torch, function, torch_function, arrays, seed=0):
+    """conftest.assert_matches_torch with this file's bounds."""
+    assert_matches_torch(torch, function, torch_function, arrays, RTOL, ATOL,
+                         seed)
 
 
 # -- scaled_dot_product_attention ------------------------------------------------

@@ -10,7 +10,7 @@ from hypothesis import given, strategies as st
 import minidl
 import minidl.nn.functional as F
 from minidl.autograd import gradcheck, gradgradcheck
-from conftest import assert_close
+from conftest import assert_close, assert_matches_torch
 
 small_shapes = st.lists(st.integers(1, 3), min_size=0, max_size=3).map(tuple)
 
@@ -20,19 +20,9 @@ def _tensor(array, requires_grad=False):
 
 
 def _compare_with_torch(torch, function, torch_function, arrays, rtol=1e-10,
-                        atol=1e-12, seed=0):
-    """Forward and backward of function(*arrays) against torch, float64."""
-    inputs = [_tensor(a, True) for a in arrays]
-    tinputs = [torch.tensor(a, requires_grad=True) for a in arrays]
-    out = function(*inputs)
-    tout = torch_function(*tinputs)
-    assert_close(out, tout, rtol=rtol, atol=atol, name="output")
-    grad = np.random.default_rng(seed).standard_normal(tuple(tout.shape))
-    out.backward(_tensor(grad))
-    tout.backward(torch.tensor(grad))
-    for i, (mine, theirs) in enumerate(zip(inputs, tinputs)):
-        assert_close(mine.grad, theirs.grad, rtol=rtol, atol=atol,
-                     name="grad of input {}".format(i))
+                        atol=1e-12):
+    """conftest.assert_matches_torch with this file's default bounds."""
+    assert_matches_torch(torch, function, torch_function, arrays, rtol, atol)
 
 
 # -- linear ----------------------------------------------------------------------
